@@ -17,6 +17,8 @@ struct Command {
   std::map<std::string, std::string> env;   // added to the policy's allowed environment
   std::string stdin_data;                   // fed to stdin, then closed
   double timeout_s = 120;                   // wall clock; the whole process tree is killed
+                                            // (<= 0: no timeout)
+  double kill_grace_s = 2;                  // after the timeout's SIGTERM, SIGKILL follows
   uint64_t output_cap_bytes = 4u << 20;     // per stream; beyond it bytes are counted, not kept
 };
 
