@@ -1,0 +1,265 @@
+#include "agent/planner.h"
+
+#include <chrono>
+#include <future>
+
+#include "agent/reply_calls.h"
+
+namespace nagent {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+constexpr const char* kNoCallNudge =
+    "Your reply contained no tool call. Continue the task by calling one of the tools in the "
+    "<tool_call> format, or call finish with a summary when the task is done.";
+
+json call_json(const PlannedCall& p) {
+  json j = {{"id", p.call.id}, {"name", p.call.name}, {"arguments", p.call.arguments}};
+  if (!p.error.empty()) j["error"] = p.error;
+  return j;
+}
+
+PlannedCall call_from_json(const json& j) {
+  PlannedCall p;
+  p.call.id = j.value("id", "");
+  p.call.name = j.value("name", "");
+  p.call.arguments = j.value("arguments", json::object());
+  p.error = j.value("error", "");
+  return p;
+}
+
+int64_t estimate_tokens(const std::vector<Message>& messages) {
+  size_t bytes = 0;
+  for (const auto& m : messages) {
+    bytes += m.content.size() + m.reasoning.size() + 8;
+    for (const auto& c : m.tool_calls) bytes += c.arguments.dump().size() + c.name.size() + 16;
+  }
+  return int64_t(bytes / 4);
+}
+
+}  // namespace
+
+json AgentResult::to_json() const {
+  return {{"outcome", outcome}, {"ok", ok},     {"summary", summary},
+          {"steps", steps},     {"tokens", tokens}, {"wall_s", wall_s}};
+}
+
+AgentResult AgentResult::from_json(const json& j) {
+  AgentResult r;
+  r.outcome = j.value("outcome", "error");
+  r.ok = j.value("ok", false);
+  r.summary = j.value("summary", "");
+  r.steps = j.value("steps", 0);
+  r.tokens = j.value("tokens", int64_t(0));
+  r.wall_s = j.value("wall_s", 0.0);
+  return r;
+}
+
+Agent::Agent(AgentConfig config, Backend& backend, const ToolRegistry& tools, ToolContext& context, Journal& journal)
+    : config_(std::move(config)),
+      backend_(backend),
+      tools_(config_.tools.empty() ? tools : tools.subset(config_.tools)),
+      context_(context),
+      journal_(journal) {}
+
+AgentResult Agent::run(const std::string& task, int op, const AgentObserver& observer) {
+  const auto t0 = Clock::now();
+  AgentResult result;
+  ChatRequest request;
+  request.tools = tools_.openai_schemas();
+  request.sampling = config_.sampling;
+  request.enable_thinking = config_.enable_thinking;
+  std::vector<Message>& messages = request.messages;  // the conversation, sent as is each step
+  if (!config_.system_prompt.empty()) messages.push_back(Message::system(config_.system_prompt));
+  messages.push_back(Message::user(task));
+
+  // Rebuild the conversation from an earlier run of this op, if any.
+  std::vector<PlannedCall> pending;  // calls of the last reply that have no recorded result
+  double prior_wall_s = 0;
+  const auto& prior = journal_.replay(op);
+  if (prior.empty()) {
+    journal_.record("agent_start", {{"op", op},
+                                    {"name", config_.name},
+                                    {"system", config_.system_prompt},
+                                    {"task", task},
+                                    {"tools", tools_.names()},
+                                    {"max_steps", config_.max_steps},
+                                    {"max_tokens", config_.max_tokens},
+                                    {"max_wall_s", config_.max_wall_s}});
+  } else {
+    prior_wall_s = prior.back().ts - prior.front().ts;
+    for (const auto& e : prior) {
+      const json& d = e.data;
+      if (e.type == "model_reply") {
+        Message m;
+        m.role = "assistant";
+        m.content = d.value("content", "");
+        m.reasoning = d.value("reasoning", "");
+        pending.clear();
+        for (const auto& c : d.value("tool_calls", json::array())) {
+          PlannedCall p = call_from_json(c);
+          m.tool_calls.push_back(p.call);
+          pending.push_back(std::move(p));
+        }
+        messages.push_back(std::move(m));
+        result.steps = d.value("step", 0) + 1;
+        result.tokens = d.value("tokens_total", result.tokens);
+      } else if (e.type == "tool_result") {
+        messages.push_back(Message::tool_result(d.value("call_id", ""), d.value("name", ""), d.value("output", "")));
+        std::erase_if(pending, [&](const PlannedCall& p) { return p.call.id == d.value("call_id", ""); });
+      } else if (e.type == "user_message") {
+        messages.push_back(Message::user(d.value("content", "")));
+      }
+    }
+    journal_.record("agent_resume", {{"op", op}, {"steps", result.steps}, {"pending_calls", pending.size()}});
+  }
+
+  int consecutive_format_errors = 0;
+  auto finish = [&](const std::string& outcome, const std::string& summary) {
+    result.outcome = outcome;
+    result.ok = outcome == "finished" || outcome == "tests_passed";
+    result.summary = summary;
+    result.wall_s = prior_wall_s + seconds_since(t0);
+    return result;
+  };
+
+  // Runs the calls of one reply, in order; consecutive read-only calls run concurrently.
+  // Returns true if the run ended (finish tool or stop condition).
+  auto run_calls = [&](std::vector<PlannedCall>& calls, int step, std::string& end_outcome,
+                       std::string& end_summary) {
+    size_t i = 0;
+    while (i < calls.size()) {
+      size_t j = i + 1;
+      auto concurrent = [&](const PlannedCall& p) {
+        const Tool* t = tools_.find(p.call.name);
+        return p.error.empty() && t && t->read_only();
+      };
+      if (concurrent(calls[i]))
+        while (j < calls.size() && concurrent(calls[j])) ++j;
+      std::vector<std::future<std::pair<ToolResult, double>>> futures;
+      for (size_t k = i; k < j; ++k) {
+        const PlannedCall& p = calls[k];
+        auto work = [this, &p]() {
+          const auto start = Clock::now();
+          ToolResult r;
+          if (!p.error.empty()) {
+            r.ok = false;
+            r.output = "Error: " + p.error;
+          } else {
+            const Tool* tool = tools_.find(p.call.name);
+            try {
+              r = tool->run(p.call.arguments, context_);
+            } catch (const sandbox::SandboxError&) {
+              throw;
+            } catch (const std::exception& e) {
+              r.ok = false;
+              r.output = std::string("Error: ") + p.call.name + " failed: " + e.what();
+            }
+          }
+          return std::make_pair(std::move(r), seconds_since(start) * 1000.0);
+        };
+        futures.push_back(std::async(j - i > 1 ? std::launch::async : std::launch::deferred, work));
+      }
+      for (size_t k = i; k < j; ++k) {
+        auto [r, ms] = futures[k - i].get();
+        const PlannedCall& p = calls[k];
+        journal_.record("tool_result", {{"op", op},
+                                        {"step", step},
+                                        {"call_id", p.call.id},
+                                        {"name", p.call.name},
+                                        {"ok", r.ok},
+                                        {"exit_code", r.exit_code},
+                                        {"output", r.output},
+                                        {"duration_ms", ms},
+                                        {"data", r.data}});
+        messages.push_back(Message::tool_result(p.call.id, p.call.name, r.output));
+        if (r.finished && end_outcome.empty()) {
+          end_outcome = "finished";
+          end_summary = p.call.arguments.value("summary", r.output);
+        }
+        if (config_.stop_on_tests_pass && p.call.name == "run_tests" && r.data.value("passed", false) &&
+            end_outcome.empty()) {
+          end_outcome = "tests_passed";
+          end_summary = "the tests pass";
+        }
+      }
+      i = j;
+    }
+    return !end_outcome.empty();
+  };
+
+  if (!pending.empty()) {
+    std::string outcome, summary;
+    if (run_calls(pending, result.steps - 1, outcome, summary)) return finish(outcome, summary);
+  }
+
+  while (true) {
+    if (result.steps >= config_.max_steps)
+      return finish("budget_exhausted", "step budget of " + std::to_string(config_.max_steps) + " used up");
+    if (config_.max_tokens > 0 && result.tokens >= config_.max_tokens)
+      return finish("budget_exhausted", "token budget of " + std::to_string(config_.max_tokens) + " used up");
+    if (config_.max_wall_s > 0 && prior_wall_s + seconds_since(t0) >= config_.max_wall_s)
+      return finish("budget_exhausted", "time budget of " + std::to_string(int(config_.max_wall_s)) + " s used up");
+
+    const int step = result.steps;
+    const auto start = Clock::now();
+    ChatReply reply = backend_.chat(request, observer.on_delta);
+    const double ms = seconds_since(start) * 1000.0;
+
+    int64_t prompt_tokens = reply.usage.reported ? reply.usage.prompt_tokens : estimate_tokens(messages);
+    int64_t completion_tokens =
+        reply.usage.reported ? reply.usage.completion_tokens : int64_t((reply.content.size() + reply.reasoning.size()) / 4);
+    result.tokens += prompt_tokens + completion_tokens;
+    context_tokens_ = prompt_tokens + completion_tokens;
+
+    InterpretedReply interpreted = interpret_reply(reply, tools_, config_.enable_thinking);
+    json calls = json::array();
+    for (const auto& p : interpreted.calls) calls.push_back(call_json(p));
+    journal_.record("model_reply", {{"op", op},
+                                    {"step", step},
+                                    {"content", interpreted.assistant.content},
+                                    {"reasoning", interpreted.assistant.reasoning},
+                                    {"tool_calls", calls},
+                                    {"finish_reason", reply.finish_reason},
+                                    {"usage",
+                                     {{"prompt_tokens", prompt_tokens},
+                                      {"completion_tokens", completion_tokens},
+                                      {"reported", reply.usage.reported}}},
+                                    {"context_tokens", context_tokens_},
+                                    {"context_window", backend_.context_window()},
+                                    {"tokens_total", result.tokens},
+                                    {"duration_ms", ms}});
+    messages.push_back(interpreted.assistant);
+    result.steps = step + 1;
+
+    bool any_valid = false;
+    for (const auto& p : interpreted.calls) any_valid |= p.error.empty();
+
+    if (interpreted.calls.empty() && interpreted.stray_errors.empty() && config_.finish_on_text_reply)
+      return finish("finished", interpreted.assistant.content);
+
+    std::string outcome, summary;
+    bool ended = run_calls(interpreted.calls, step, outcome, summary);
+
+    std::string feedback;
+    for (const auto& e : interpreted.stray_errors) feedback += (feedback.empty() ? "" : "\n") + ("Error: " + e);
+    if (interpreted.calls.empty() && feedback.empty()) feedback = kNoCallNudge;
+    if (!feedback.empty()) {
+      journal_.record("user_message", {{"op", op}, {"step", step}, {"content", feedback}});
+      messages.push_back(Message::user(feedback));
+    }
+    if (ended) return finish(outcome, summary);
+
+    consecutive_format_errors = any_valid ? 0 : consecutive_format_errors + 1;
+    if (consecutive_format_errors >= config_.max_format_errors)
+      return finish("format_errors", std::to_string(consecutive_format_errors) +
+                                         " consecutive replies without a usable tool call");
+  }
+}
+
+}  // namespace nagent

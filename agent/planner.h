@@ -1,0 +1,68 @@
+// The planner loop: system prompt + task -> model -> tool calls -> results -> model ...
+// until the model calls finish, the stop condition holds, or a budget runs out. Every
+// step is journaled before the next one starts.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "agent/journal.h"
+#include "engine/backend.h"
+#include "tools/tool.h"
+
+namespace nagent {
+
+struct AgentConfig {
+  std::string name = "agent";
+  std::string system_prompt;
+  std::vector<std::string> tools;   // tool names; empty: every tool of the registry
+  int max_steps = 50;               // model turns
+  int64_t max_tokens = 0;           // prompt + completion tokens over the run; 0: no limit
+  double max_wall_s = 0;            // 0: no limit
+  int max_format_errors = 3;        // consecutive replies with no usable tool call
+  bool stop_on_tests_pass = false;  // end as soon as run_tests passes
+  bool finish_on_text_reply = false;  // a reply without tool calls is the final answer
+  SamplingParams sampling;
+  bool enable_thinking = true;
+};
+
+struct AgentResult {
+  // "finished" (finish tool), "tests_passed", "budget_exhausted", "format_errors", "error"
+  std::string outcome;
+  bool ok = false;                  // finished or tests_passed
+  std::string summary;              // finish's summary, or what stopped the run
+  int steps = 0;
+  int64_t tokens = 0;
+  double wall_s = 0;
+
+  json to_json() const;
+  static AgentResult from_json(const json& j);
+};
+
+// Live display hooks (progress line); the journal gets everything durable.
+struct AgentObserver {
+  std::function<void(const ChatDelta&)> on_delta;
+};
+
+class Agent {
+ public:
+  Agent(AgentConfig config, Backend& backend, const ToolRegistry& tools, ToolContext& context, Journal& journal);
+
+  // Runs the agent on a task as journal op `op`. If the journal holds events of this op
+  // from an earlier run, the conversation is rebuilt from them and continues.
+  AgentResult run(const std::string& task, int op, const AgentObserver& observer = {});
+
+  // Window accounting of the last request (prompt tokens) for the progress line.
+  int64_t context_tokens() const { return context_tokens_; }
+
+ private:
+  AgentConfig config_;
+  Backend& backend_;
+  ToolRegistry tools_;
+  ToolContext& context_;
+  Journal& journal_;
+  int64_t context_tokens_ = 0;
+};
+
+}  // namespace nagent
