@@ -3,12 +3,23 @@
 //   <tool_call>\n<function=NAME>\n<parameter=P>\nVALUE\n</parameter>\n</function>\n</tool_call>
 // Feed it chunks as they stream in; the result never depends on where the chunks split,
 // and each byte is examined a bounded number of times (no re-scan from the start).
+//
+// Rules (docs: the comment at the top of qwen3_coder_parser.cpp has the full list):
+//  - A close tag inside a parameter value is structural only when what follows it (after
+//    whitespace) continues the call: `</parameter>` before `<parameter=`, `</function>`,
+//    `</tool_call>` or the end; anything else keeps the tag as value text.
+//  - One leading and one trailing newline are trimmed from a value; nothing else.
+//  - Content and reasoning are trimmed at the edges of each piece (a piece ends at a tag);
+//    pieces of one kind are joined with a blank line.
+//  - Malformed calls never throw: they come back with ParsedCall::error set to a message
+//    the model can act on.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/chat.h"
@@ -21,7 +32,8 @@ struct ParserOptions {
   // the text is surfaced as content instead (a model that never closed its reasoning).
   bool starts_in_reasoning = false;
   // OpenAI function schemas ([{type:"function", function:{name, parameters}}]) used to
-  // type-convert parameter values and to report unknown tools / parameters.
+  // type-convert parameter values and to report unknown tools / parameters. Empty: every
+  // function name is accepted and every value stays a string.
   json tools = json::array();
   // Other harnesses' tool names the model may use ("bash" -> "shell"): resolved before the
   // lookup in tools; ParsedCall::name then holds the target name.
@@ -29,7 +41,7 @@ struct ParserOptions {
 };
 
 struct ParsedCall {
-  std::string name;            // as written (may be unknown or empty when malformed)
+  std::string name;            // after alias resolution (empty when no name was written)
   json arguments = json::object();
   std::string error;           // empty: well-formed; else a precise message for the model
   std::string raw;             // the call's text as written, for logs
@@ -45,7 +57,7 @@ struct ParsedReply {
 struct ParserEvent {
   enum Kind { Reasoning, Content, CallComplete } kind;
   std::string text;            // Reasoning/Content: the new text
-  size_t call_index = 0;       // CallComplete: index into calls
+  size_t call_index = 0;       // CallComplete: index into calls() (and ParsedReply::calls)
 };
 
 class Qwen3CoderParser {
@@ -58,7 +70,11 @@ class Qwen3CoderParser {
   // Consumes a chunk; returns events for the text that is now certain.
   std::vector<ParserEvent> feed(std::string_view chunk);
   // Ends the stream (unclosed tags become errors on their calls) and returns the result.
+  // The parser is spent afterwards.
   ParsedReply finish();
+
+  // The calls completed so far (CallComplete events index into this).
+  const std::vector<ParsedCall>& calls() const;
 
   // Convenience: whole-text parse.
   static ParsedReply parse(std::string_view text, const ParserOptions& options);
@@ -69,7 +85,9 @@ class Qwen3CoderParser {
 };
 
 // Converts a parameter's raw text to the JSON type its schema names (string verbatim,
-// integer, number, boolean, object/array as JSON). Returns nullopt and sets error on failure.
+// integer, number, boolean, null, object/array as JSON; "type" lists, anyOf/oneOf and
+// nullable; enum checked). Returns nullopt and sets error (e.g. "must be an integer, got
+// 'ten'") on failure.
 std::optional<json> convert_parameter(const std::string& raw, const json& schema, std::string& error);
 
 }  // namespace nagent

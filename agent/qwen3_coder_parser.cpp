@@ -1,0 +1,707 @@
+// Qwen3CoderParser: one forward pass over the reply, a state machine with bounded
+// look-ahead. Every decision depends only on the text (never on where a chunk ended):
+// when the bytes at hand are a proper prefix of a tag, the scanner stops and waits for the
+// next chunk, keeping at most that prefix; the rest of the chunk is consumed.
+//
+// Grammar, and how each deviation seen in the wild is handled:
+//   reply     := (text | <think> reasoning </think> | call)*
+//   call      := <tool_call> ws function+ ws </tool_call>  |  function   (bare: vLLM back-off)
+//   function  := <function=NAME> ws (param ws)* </function>
+//   param     := <parameter=NAME> VALUE </parameter>
+// - Reasoning ends at </think> or at <tool_call> (Nemotron Super sometimes omits </think>).
+//   Reasoning left open at the end, with no content and no call, becomes content.
+// - A close tag inside VALUE is structural only if, after whitespace, it is followed by a
+//   tag that continues the call (or the end of the reply):
+//     </parameter>  before <parameter=, </function>, </tool_call> or the end;
+//     </function>   before </tool_call>, <tool_call>, <function= or the end  (no </parameter>);
+//     </tool_call>  before <tool_call>, <function= or the end               (neither);
+//   otherwise it is text of the value (a file that contains these tags stays intact).
+//   A <parameter=KNOWN> at the start of a line also ends a value that lacks </parameter>.
+// - After </function> a missing </tool_call> is tolerated: the call is complete.
+// - Anything else inside a call (text between tags, a name without '>', the reply ending
+//   inside a call) becomes ParsedCall::error; parsing carries on with the next tag.
+#include <algorithm>
+#include <cstring>
+#include <initializer_list>
+#include <unordered_map>
+
+#include "agent/qwen3_coder_parser.h"
+
+namespace nagent {
+namespace {
+
+constexpr std::string_view kThinkOpen = "<think>";
+constexpr std::string_view kThinkClose = "</think>";
+constexpr std::string_view kCallOpen = "<tool_call>";
+constexpr std::string_view kCallClose = "</tool_call>";
+constexpr std::string_view kFuncOpen = "<function=";
+constexpr std::string_view kFuncClose = "</function>";
+constexpr std::string_view kParamOpen = "<parameter=";
+constexpr std::string_view kParamClose = "</parameter>";
+
+constexpr size_t kMaxNameLength = 128;
+constexpr size_t kMaxGarbageQuoted = 80;
+
+constexpr std::string_view kFormatHint =
+    " Write each call as:\n<tool_call>\n<function=NAME>\n<parameter=NAME>\nVALUE\n</parameter>\n</function>\n"
+    "</tool_call>";
+
+bool is_ws(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; }
+
+// vLLM's rule: names never hold braces, angle brackets, quotes or whitespace.
+bool valid_name(std::string_view name) {
+  if (name.empty() || name.size() > kMaxNameLength) return false;
+  return std::none_of(name.begin(), name.end(), [](char c) {
+    return is_ws(c) || c == '{' || c == '}' || c == '<' || c == '>' || c == '"' || c == '\'';
+  });
+}
+
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string quote(std::string_view s) {
+  std::string out = "'";
+  for (char c : s.substr(0, kMaxGarbageQuoted)) {
+    if (c == '\n') out += "\\n";
+    else out += c;
+  }
+  if (s.size() > kMaxGarbageQuoted) out += "...";
+  return out + "'";
+}
+
+// What the tool list says about one tool.
+struct ToolInfo {
+  std::string name;
+  const json* properties = nullptr;  // null: the schema names no properties (accept any)
+  std::vector<std::string> required;
+  bool additional_allowed = false;   // "additionalProperties": true / a schema
+
+  const json* property(const std::string& p) const {
+    if (!properties) return nullptr;
+    auto it = properties->find(p);
+    return it == properties->end() ? nullptr : &*it;
+  }
+  bool accepts_any_name() const { return !properties || additional_allowed; }
+
+  std::string parameter_list() const {
+    std::string out;
+    if (!properties) return out;
+    for (auto it = properties->begin(); it != properties->end(); ++it) {
+      if (!out.empty()) out += ", ";
+      out += it.key();
+      if (std::find(required.begin(), required.end(), it.key()) != required.end()) out += " (required)";
+    }
+    return out.empty() ? "none" : out;
+  }
+};
+
+std::vector<ToolInfo> read_tools(const json& tools) {
+  std::vector<ToolInfo> out;
+  if (!tools.is_array()) return out;
+  for (const auto& entry : tools) {
+    if (!entry.is_object()) continue;
+    auto fn_it = entry.find("function");
+    const json& fn = (fn_it != entry.end() && fn_it->is_object()) ? *fn_it : entry;
+    auto name_it = fn.find("name");
+    if (name_it == fn.end() || !name_it->is_string()) continue;
+    ToolInfo info;
+    info.name = name_it->get<std::string>();
+    auto params_it = fn.find("parameters");
+    if (params_it != fn.end() && params_it->is_object()) {
+      const json& params = *params_it;
+      if (auto p = params.find("properties"); p != params.end() && p->is_object()) info.properties = &*p;
+      if (auto r = params.find("required"); r != params.end() && r->is_array()) {
+        for (const auto& name : *r)
+          if (name.is_string()) info.required.push_back(name.get<std::string>());
+      }
+      if (auto a = params.find("additionalProperties"); a != params.end())
+        info.additional_allowed = a->is_object() || (a->is_boolean() && a->get<bool>());
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+// Accumulates reasoning or content: trims whitespace at the edges of each piece and joins
+// pieces with a blank line, emitting only text that can no longer change.
+class Channel {
+ public:
+  Channel(std::string& out, ParserEvent::Kind kind) : out_(out), kind_(kind) {}
+
+  void write(std::string_view text, std::vector<ParserEvent>& events) {
+    if (!in_piece_) {
+      size_t i = 0;
+      while (i < text.size() && is_ws(text[i])) ++i;
+      if (i == text.size()) return;
+      text.remove_prefix(i);
+      in_piece_ = true;
+      if (!out_.empty()) emit("\n\n", events);
+    }
+    size_t end = text.size();
+    while (end > 0 && is_ws(text[end - 1])) --end;
+    if (end == 0) {
+      held_ws_.append(text);
+      return;
+    }
+    if (!held_ws_.empty()) {
+      emit(held_ws_, events);
+      held_ws_.clear();
+    }
+    emit(text.substr(0, end), events);
+    held_ws_.assign(text.substr(end));
+  }
+
+  void end_piece() {
+    held_ws_.clear();
+    in_piece_ = false;
+  }
+
+ private:
+  void emit(std::string_view s, std::vector<ParserEvent>& events) {
+    out_.append(s);
+    if (!events.empty() && events.back().kind == kind_) events.back().text.append(s);
+    else events.push_back({kind_, std::string(s), 0});
+  }
+
+  std::string& out_;
+  ParserEvent::Kind kind_;
+  bool in_piece_ = false;
+  std::string held_ws_;
+};
+
+}  // namespace
+
+struct Qwen3CoderParser::Impl {
+  enum class State { Content, Reasoning, CallOpen, FuncName, FuncBody, ParamName, Value, ValuePending, FuncDone };
+  // Which close tag a pending candidate is: decides what must follow it.
+  enum class Close { Param, Func, Call };
+
+  struct Param {
+    std::string name;
+    std::string value;
+    bool name_ok = true;
+  };
+
+  ParserOptions options;
+  std::vector<ToolInfo> tools;
+  std::unordered_map<std::string, size_t> tool_index;
+
+  ParsedReply reply;
+  Channel content{reply.content, ParserEvent::Content};
+  Channel reasoning{reply.reasoning, ParserEvent::Reasoning};
+  std::vector<ParserEvent> events;
+
+  std::string buf;  // unconsumed input: at most a held-back tag prefix between feeds
+  size_t pos = 0;
+  bool eof = false;
+  bool finished = false;
+  State state = State::Content;
+
+  // The call being read.
+  ParsedCall call;
+  const ToolInfo* tool = nullptr;
+  size_t raw_mark = 0;  // buf offset from which the call's raw text is not yet copied
+  std::vector<Param> params;
+  std::vector<std::string> errors;
+  bool structural_error = false;
+  std::string name;      // function or parameter name being read
+  std::string garbage;   // stray text inside the call (first kMaxGarbageQuoted+1 bytes)
+  bool has_garbage = false;
+  std::string pending;   // a candidate close tag and the whitespace after it
+  Close pending_close = Close::Param;
+
+  explicit Impl(ParserOptions o) : options(std::move(o)), tools(read_tools(options.tools)) {
+    for (size_t i = 0; i < tools.size(); ++i) tool_index.emplace(tools[i].name, i);
+    if (options.starts_in_reasoning) state = State::Reasoning;
+  }
+
+  // --- input window ---------------------------------------------------------------------
+
+  std::string_view rest() const { return std::string_view(buf).substr(pos); }
+
+  static constexpr int kNone = -1;
+  static constexpr int kNeedMore = -2;
+  // Index of the tag the input at pos starts with; kNeedMore when the input is a proper
+  // prefix of one of them and more may come.
+  int match(std::initializer_list<std::string_view> tags) const {
+    const std::string_view s = rest();
+    bool partial = false;
+    int i = 0;
+    for (std::string_view t : tags) {
+      if (s.size() >= t.size()) {
+        if (s.compare(0, t.size(), t) == 0) return i;
+      } else if (!eof && t.compare(0, s.size(), s) == 0) {
+        partial = true;
+      }
+      ++i;
+    }
+    return partial ? kNeedMore : kNone;
+  }
+
+  // Skips whitespace; false when the window is exhausted.
+  bool skip_ws() {
+    while (pos < buf.size() && is_ws(buf[pos])) ++pos;
+    return pos < buf.size();
+  }
+
+  bool in_call() const { return state != State::Content && state != State::Reasoning; }
+
+  // --- driver ---------------------------------------------------------------------------
+
+  void run() {
+    while (step()) {
+    }
+  }
+
+  // One transition; false when nothing more can be decided with the input at hand.
+  bool step() {
+    switch (state) {
+      case State::Content:
+      case State::Reasoning: return step_text();
+      case State::CallOpen: return step_call_open();
+      case State::FuncName: return step_name(true);
+      case State::FuncBody: return step_func_body();
+      case State::ParamName: return step_name(false);
+      case State::Value: return step_value();
+      case State::ValuePending: return step_value_pending();
+      case State::FuncDone: return step_func_done();
+    }
+    return false;
+  }
+
+  void compact() {
+    if (in_call()) {
+      call.raw.append(buf, raw_mark, pos - raw_mark);
+      raw_mark = 0;
+    }
+    buf.erase(0, pos);
+    pos = 0;
+  }
+
+  // --- reasoning and content -----------------------------------------------------------
+
+  bool step_text() {
+    const bool in_reasoning = state == State::Reasoning;
+    Channel& channel = in_reasoning ? reasoning : content;
+    const std::string_view s = rest();
+    if (s.empty()) return false;
+    const size_t lt = s.find('<');
+    if (lt == std::string_view::npos) {
+      channel.write(s, events);
+      pos = buf.size();
+      return false;
+    }
+    if (lt > 0) {
+      channel.write(s.substr(0, lt), events);
+      pos += lt;
+    }
+    const int m = in_reasoning ? match({kThinkClose, kCallOpen}) : match({kThinkOpen, kCallOpen, kFuncOpen});
+    if (m == kNeedMore) return false;
+    if (m == kNone) {
+      channel.write("<", events);
+      ++pos;
+      return true;
+    }
+    channel.end_piece();
+    const std::string_view tag = in_reasoning ? (m == 0 ? kThinkClose : kCallOpen)
+                                              : (m == 0 ? kThinkOpen : m == 1 ? kCallOpen : kFuncOpen);
+    if (tag == kThinkOpen) {
+      state = State::Reasoning;
+    } else if (tag == kThinkClose) {
+      state = State::Content;
+    } else {
+      begin_call();
+      state = tag == kCallOpen ? State::CallOpen : State::FuncName;
+    }
+    pos += tag.size();
+    return true;
+  }
+
+  // --- inside a call --------------------------------------------------------------------
+
+  void begin_call() {
+    call = ParsedCall{};
+    tool = nullptr;
+    raw_mark = pos;
+    params.clear();
+    errors.clear();
+    structural_error = false;
+    name.clear();
+    clear_garbage();
+  }
+
+  void structural(std::string message) {
+    errors.push_back(std::move(message));
+    structural_error = true;
+  }
+
+  // Stray text inside a call: remembered up to the next tag, reported when that tag comes.
+  void take_garbage(size_t n) {
+    if (garbage.size() <= kMaxGarbageQuoted) garbage.append(buf, pos, std::min(n, kMaxGarbageQuoted + 1 - garbage.size()));
+    has_garbage = true;
+    pos += n;
+  }
+  void clear_garbage() {
+    garbage.clear();
+    has_garbage = false;
+  }
+  void report_garbage(std::string_view where) {
+    if (!has_garbage) return;
+    std::string_view g = garbage;
+    while (!g.empty() && is_ws(g.back())) g.remove_suffix(1);
+    structural("unexpected text " + quote(g) + " " + std::string(where) + ".");
+    clear_garbage();
+  }
+
+  // Whitespace, then a tag from `tags` (its index), or stray text up to the next '<'.
+  // Returns kNeedMore when waiting for input, kNone after consuming some stray text.
+  int next_tag(std::initializer_list<std::string_view> tags) {
+    if (!has_garbage && !skip_ws()) return kNeedMore;
+    const std::string_view s = rest();
+    if (s.empty()) return kNeedMore;
+    if (s[0] == '<') {
+      const int m = match(tags);
+      if (m != kNone) return m;
+      take_garbage(1);
+      return kNone;
+    }
+    const size_t lt = s.find('<');
+    take_garbage(lt == std::string_view::npos ? s.size() : lt);
+    return kNone;
+  }
+
+  bool step_call_open() {
+    const int m = next_tag({kFuncOpen, kCallClose});
+    if (m == kNeedMore) return false;
+    if (m == kNone) return true;
+    report_garbage("after <tool_call> (expected <function=NAME>)");
+    if (m == 0) {
+      pos += kFuncOpen.size();
+      state = State::FuncName;
+    } else {
+      if (errors.empty()) structural("empty <tool_call>: no <function=NAME> inside.");
+      pos += kCallClose.size();
+      complete_call();
+    }
+    return true;
+  }
+
+  // Reads a function (is_function) or parameter name up to '>'.
+  bool step_name(bool is_function) {
+    const std::string_view s = rest();
+    size_t i = 0;
+    while (i < s.size() && s[i] != '>' && s[i] != '\n' && s[i] != '<' && name.size() + i <= kMaxNameLength) ++i;
+    name.append(s.substr(0, i));
+    pos += i;
+    if (i == s.size()) return false;
+    const char* tag = is_function ? "<function=" : "<parameter=";
+    if (s[i] == '>') {
+      ++pos;
+    } else {
+      structural(std::string("missing '>' after ") + tag + std::string(trim_blanks(name)) + ".");
+    }
+    const std::string written(trim_blanks(name));
+    name.clear();
+    if (is_function) begin_function(written);
+    else begin_param(written);
+    return true;
+  }
+
+  void begin_function(const std::string& written) {
+    state = State::FuncBody;
+    if (written.empty()) {
+      structural("<function=> has no function name.");
+      return;
+    }
+    if (!valid_name(written)) {
+      structural("invalid function name " + quote(written) + ".");
+      call.name = written;
+      return;
+    }
+    call.name = written;
+    if (tools.empty()) return;
+    auto it = tool_index.find(written);
+    if (it == tool_index.end()) {
+      if (auto alias = options.aliases.find(written); alias != options.aliases.end()) {
+        call.name = alias->second;
+        it = tool_index.find(alias->second);
+      }
+    }
+    if (it != tool_index.end()) {
+      tool = &tools[it->second];
+      return;
+    }
+    std::string message = "unknown tool " + quote(written) + "; available tools: ";
+    for (size_t i = 0; i < tools.size(); ++i) message += (i ? ", " : "") + tools[i].name;
+    errors.push_back(message + ".");
+  }
+
+  void begin_param(const std::string& written) {
+    state = State::Value;
+    Param p;
+    p.name = written;
+    if (written.empty()) {
+      structural("<parameter=> has no parameter name.");
+      p.name_ok = false;
+    } else if (!valid_name(written)) {
+      structural("invalid parameter name " + quote(written) + ".");
+      p.name_ok = false;
+    }
+    params.push_back(std::move(p));
+  }
+
+  bool step_func_body() {
+    const int m = next_tag({kParamOpen, kFuncClose, kCallClose});
+    if (m == kNeedMore) return false;
+    if (m == kNone) return true;
+    report_garbage("between parameters of <function=" + call.name + ">");
+    if (m == 0) {
+      pos += kParamOpen.size();
+      state = State::ParamName;
+    } else if (m == 1) {
+      pos += kFuncClose.size();
+      state = State::FuncDone;
+    } else {
+      pos += kCallClose.size();  // </function> left out: the call is still unambiguous
+      complete_call();
+    }
+    return true;
+  }
+
+  // The hot loop: value bytes go straight into the parameter up to the next '<'.
+  bool step_value() {
+    std::string& value = params.back().value;
+    const char* begin = buf.data() + pos;
+    const size_t n = buf.size() - pos;
+    if (n == 0) return false;
+    const void* lt_ptr = std::memchr(begin, '<', n);
+    if (!lt_ptr) {
+      value.append(begin, n);
+      pos += n;
+      return false;
+    }
+    const size_t lt = static_cast<const char*>(lt_ptr) - begin;
+    value.append(begin, lt);
+    pos += lt;
+    const int m = match({kParamClose, kFuncClose, kCallClose, kParamOpen});
+    if (m == kNeedMore) return false;
+    if (m >= 0 && m <= 2) {
+      const std::string_view tag = m == 0 ? kParamClose : m == 1 ? kFuncClose : kCallClose;
+      pending_close = m == 0 ? Close::Param : m == 1 ? Close::Func : Close::Call;
+      pending.assign(tag);
+      pos += tag.size();
+      state = State::ValuePending;
+      return true;
+    }
+    if (m == 3 && (value.empty() || value.back() == '\n')) {
+      const int implicit = implicit_param_close();
+      if (implicit == kNeedMore) return false;
+      if (implicit == 1) {
+        close_param();
+        state = State::FuncBody;
+        return true;
+      }
+    }
+    value.push_back('<');
+    ++pos;
+    return true;
+  }
+
+  // At "<parameter=" on a new line inside a value: 1 if it opens a parameter the tool has
+  // (the previous value lacks </parameter>), 0 if it is value text, kNeedMore to wait.
+  int implicit_param_close() const {
+    const std::string_view s = rest().substr(kParamOpen.size());
+    const size_t gt = s.substr(0, kMaxNameLength + 1).find('>');
+    if (gt == std::string_view::npos)
+      return (!eof && s.size() <= kMaxNameLength && (s.empty() || valid_name(s))) ? kNeedMore : 0;
+    const std::string candidate(s.substr(0, gt));
+    if (!valid_name(candidate)) return 0;
+    if (!tool || tool->accepts_any_name()) return 1;
+    return tool->property(candidate) ? 1 : 0;
+  }
+
+  // After a candidate close tag: whitespace, then the tag that decides whether it was one.
+  bool step_value_pending() {
+    const size_t start = pos;
+    skip_ws();
+    pending.append(buf, start, pos - start);
+    if (pos == buf.size()) {
+      if (!eof) return false;
+      confirm_close();
+      return true;
+    }
+    int m = kNone;
+    if (buf[pos] == '<') {
+      switch (pending_close) {
+        case Close::Param: m = match({kParamOpen, kFuncClose, kCallClose}); break;
+        case Close::Func: m = match({kCallClose, kCallOpen, kFuncOpen}); break;
+        case Close::Call: m = match({kCallOpen, kFuncOpen}); break;
+      }
+    }
+    if (m == kNeedMore) return false;
+    if (m == kNone) {
+      params.back().value.append(pending);  // a literal tag in the value
+      pending.clear();
+      state = State::Value;
+      return true;
+    }
+    confirm_close();
+    return true;
+  }
+
+  void confirm_close() {
+    pending.clear();
+    close_param();
+    switch (pending_close) {
+      case Close::Param: state = State::FuncBody; break;
+      case Close::Func: state = State::FuncDone; break;
+      case Close::Call: complete_call(); break;
+    }
+  }
+
+  void close_param() {
+    std::string& v = params.back().value;
+    if (!v.empty() && v.back() == '\n') v.pop_back();
+    if (!v.empty() && v.front() == '\n') v.erase(0, 1);
+  }
+
+  bool step_func_done() {
+    if (!skip_ws()) {
+      if (!eof) return false;
+      complete_call();
+      return true;
+    }
+    const int m = buf[pos] == '<' ? match({kCallClose}) : kNone;
+    if (m == kNeedMore) return false;
+    if (m == 0) pos += kCallClose.size();
+    complete_call();  // a missing </tool_call> after </function> is harmless
+    return true;
+  }
+
+  // --- finishing a call -----------------------------------------------------------------
+
+  void complete_call() {
+    call.raw.append(buf, raw_mark, pos - raw_mark);
+    build_arguments();
+    if (!errors.empty()) {
+      std::string message = call.name.empty() ? "malformed tool call: " : "tool call '" + call.name + "': ";
+      for (size_t i = 0; i < errors.size(); ++i) message += (i ? " " : "") + errors[i];
+      if (structural_error) message += kFormatHint;
+      call.error = std::move(message);
+    }
+    reply.calls.push_back(std::move(call));
+    call = ParsedCall{};
+    events.push_back({ParserEvent::CallComplete, {}, reply.calls.size() - 1});
+    state = State::Content;
+  }
+
+  void build_arguments() {
+    std::vector<std::string> unknown;
+    for (Param& p : params) {
+      if (!p.name_ok) continue;
+      if (call.arguments.contains(p.name)) {
+        errors.push_back("parameter '" + p.name + "' is given more than once.");
+        continue;
+      }
+      const json* schema = tool ? tool->property(p.name) : nullptr;
+      if (tool && !schema && !tool->accepts_any_name()) {
+        unknown.push_back(p.name);
+        continue;
+      }
+      if (!schema) {
+        call.arguments[p.name] = std::move(p.value);
+        continue;
+      }
+      std::string why;
+      if (auto v = convert_parameter(p.value, *schema, why)) {
+        call.arguments[p.name] = std::move(*v);
+      } else {
+        errors.push_back("parameter '" + p.name + "' of " + call.name + " " + why + ".");
+        call.arguments[p.name] = std::move(p.value);
+      }
+    }
+    if (!unknown.empty()) {
+      std::string message = unknown.size() == 1 ? "unknown parameter " : "unknown parameters ";
+      for (size_t i = 0; i < unknown.size(); ++i) message += (i ? ", '" : "'") + unknown[i] + "'";
+      errors.push_back(message + "; " + call.name + " takes: " + tool->parameter_list() + ".");
+    }
+    if (!tool) return;
+    for (const std::string& r : tool->required) {
+      if (!call.arguments.contains(r) && std::find(unknown.begin(), unknown.end(), r) == unknown.end())
+        errors.push_back("missing required parameter '" + r + "'.");
+    }
+  }
+
+  // The reply ended inside a call: say where, so the model can tell a cut-off reply.
+  void end_inside_call() {
+    switch (state) {
+      case State::CallOpen:
+        report_garbage("after <tool_call> (expected <function=NAME>)");
+        if (errors.empty()) structural("the reply ended right after <tool_call>.");
+        break;
+      case State::FuncName:
+      case State::ParamName: {
+        const bool fn = state == State::FuncName;
+        structural(std::string("the reply ended inside ") + (fn ? "<function=" : "<parameter=") + name + ".");
+        const std::string written(trim_blanks(name));
+        name.clear();
+        if (fn) begin_function(written);
+        else begin_param(written);
+        break;
+      }
+      case State::Value:
+        close_param();
+        structural("the reply ended inside the value of parameter '" + params.back().name +
+                   "' (no </parameter>); was it cut off?");
+        break;
+      case State::FuncBody:
+        report_garbage("between parameters of <function=" + call.name + ">");
+        structural("the reply ended before </function>; was it cut off?");
+        break;
+      default: break;
+    }
+    complete_call();
+  }
+
+  ParsedReply finish() {
+    if (finished) return {};
+    finished = true;
+    eof = true;
+    run();
+    const bool ended_in_reasoning = state == State::Reasoning;
+    if (in_call()) end_inside_call();
+    if (ended_in_reasoning && reply.content.empty() && reply.calls.empty()) std::swap(reply.content, reply.reasoning);
+    return std::move(reply);
+  }
+};
+
+Qwen3CoderParser::Qwen3CoderParser(ParserOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Qwen3CoderParser::~Qwen3CoderParser() = default;
+Qwen3CoderParser::Qwen3CoderParser(Qwen3CoderParser&&) noexcept = default;
+Qwen3CoderParser& Qwen3CoderParser::operator=(Qwen3CoderParser&&) noexcept = default;
+
+std::vector<ParserEvent> Qwen3CoderParser::feed(std::string_view chunk) {
+  Impl& p = *impl_;
+  if (p.finished) return {};
+  p.buf.append(chunk);
+  p.run();
+  p.compact();
+  std::vector<ParserEvent> out;
+  out.swap(p.events);
+  return out;
+}
+
+ParsedReply Qwen3CoderParser::finish() { return impl_->finish(); }
+
+const std::vector<ParsedCall>& Qwen3CoderParser::calls() const { return impl_->reply.calls; }
+
+ParsedReply Qwen3CoderParser::parse(std::string_view text, const ParserOptions& options) {
+  Qwen3CoderParser parser(options);
+  parser.feed(text);
+  return parser.finish();
+}
+
+}  // namespace nagent
