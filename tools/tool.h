@@ -2,6 +2,7 @@
 // Tools are stateless; everything they act on comes in through ToolContext.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,7 @@ class ToolRegistry {
   void add_alias(const std::string& alias, const std::string& target);
   const Tool* find(const std::string& name) const;  // follows aliases; nullptr if unknown
   std::vector<std::string> names() const;           // registration order
+  std::map<std::string, std::string> aliases() const;  // alias -> tool (for the parser)
   json openai_schemas() const;  // [{type:"function", function:{name, description, parameters}}]
   // A registry holding only the named tools (unknown names throw std::invalid_argument).
   ToolRegistry subset(const std::vector<std::string>& names) const;
@@ -58,11 +60,15 @@ class ToolRegistry {
 // Every built-in tool, with the usual aliases.
 ToolRegistry builtin_tools();
 
-// Checks args against a tool's schema (required keys, unknown keys, JSON types).
+// Checks args against a tool's schema (required keys, unknown keys, JSON types, enum,
+// minimum/maximum).
 // Returns an empty string when valid, else a message for the model naming the problem.
 std::string validate_arguments(const Tool& tool, const json& args);
 
-// Caps text for the model: keeps head and tail, notes how much was cut in the middle.
-std::string cap_output(const std::string& text, uint64_t limit_bytes);
+// Caps text for the model: keeps head and tail, notes how much was cut in the middle
+// ("[... 12345 bytes / 300 lines omitted ...]"). Cuts fall on line boundaries when one
+// is near and never inside a UTF-8 sequence. head_share is the head's part of the kept
+// bytes (test output keeps more tail: that is where failures are summarised).
+std::string cap_output(const std::string& text, uint64_t limit_bytes, double head_share = 0.5);
 
 }  // namespace nagent

@@ -18,9 +18,13 @@ class Workspace {
   explicit Workspace(std::filesystem::path root);  // throws PathError if not a directory
   const std::filesystem::path& root() const { return root_; }
   // Resolves a model-supplied path (relative to the root, or absolute inside it) to an
-  // absolute path inside the root. Throws PathError with a message for the model.
+  // absolute path inside the root with every symlink resolved, the way the kernel would
+  // follow it; components that do not exist yet are kept as written. Throws PathError
+  // with a message for the model when the result (or a symlink on the way, dangling ones
+  // included) lies outside the root. Callers use the returned path, never the input, so
+  // later opens traverse no symlink at all.
   std::filesystem::path resolve(const std::string& path) const;
-  // The path relative to the root, for display.
+  // The path relative to the root, for display ("." for the root itself).
   std::string relative(const std::filesystem::path& abs) const;
 
  private:
