@@ -29,18 +29,23 @@ std::vector<std::string> environment_strings(const std::map<std::string, std::st
   return out;
 }
 
+std::vector<std::string> split_path_list(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(':', start);
+    if (end == std::string::npos) end = list.size();
+    out.push_back(list.substr(start, end - start));
+    start = end + 1;
+  }
+  return out;
+}
+
 std::vector<std::string> executable_candidates(const std::string& argv0, const std::string& path) {
   if (argv0.find('/') != std::string::npos) return {argv0};
   std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= path.size()) {
-    size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string dir = path.substr(start, end - start);
-    if (dir.empty()) dir = ".";  // POSIX: an empty PATH entry is the current directory
-    out.push_back(dir + "/" + argv0);
-    start = end + 1;
-  }
+  for (const auto& dir : split_path_list(path))
+    out.push_back((dir.empty() ? "." : dir) + "/" + argv0);  // POSIX: "" is the current directory
   return out;
 }
 

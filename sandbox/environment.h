@@ -23,6 +23,9 @@ std::map<std::string, std::string> build_environment(
 // "KEY=VALUE" strings, in the form execve wants (keep the vector alive while using it).
 std::vector<std::string> environment_strings(const std::map<std::string, std::string>& env);
 
+// The entries of a PATH-like list, in order (empty entries kept as "").
+std::vector<std::string> split_path_list(const std::string& list);
+
 // Absolute candidates for argv0 along path (argv0 itself when it contains a '/'), in
 // lookup order: the spawner tries them in turn like execvp, but with the sandbox's PATH
 // rather than the caller's.

@@ -82,22 +82,26 @@ class PlainRunner final : public Runner {
     argv.push_back(nullptr);
 
     Fd in_read, in_write, out_read, out_write, err_read, err_write;
-    if (cmd.stdin_data.empty()) {
-      in_read.fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (in_read.fd < 0) throw SandboxError(std::string("open /dev/null: ") + std::strerror(errno));
-    } else {
-      make_pipe(in_read, in_write);
+    if (!cmd.passthrough_stdio) {
+      if (cmd.stdin_data.empty()) {
+        in_read.fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (in_read.fd < 0) throw SandboxError(std::string("open /dev/null: ") + std::strerror(errno));
+      } else {
+        make_pipe(in_read, in_write);
+      }
+      make_pipe(out_read, out_write);
+      make_pipe(err_read, err_write);
     }
-    make_pipe(out_read, out_write);
-    make_pipe(err_read, err_write);
 
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_adddup2(&actions, in_read.fd, 0);
-    posix_spawn_file_actions_adddup2(&actions, out_write.fd, 1);
-    posix_spawn_file_actions_adddup2(&actions, err_write.fd, 2);
+    if (!cmd.passthrough_stdio) {
+      posix_spawn_file_actions_adddup2(&actions, in_read.fd, 0);
+      posix_spawn_file_actions_adddup2(&actions, out_write.fd, 1);
+      posix_spawn_file_actions_adddup2(&actions, err_write.fd, 2);
+    }
     // Descriptors other threads opened without O_CLOEXEC must not leak into the child.
     posix_spawn_file_actions_addclosefrom_np(&actions, 3);
     if (!cmd.workdir.empty()) posix_spawn_file_actions_addchdir_np(&actions, cmd.workdir.c_str());

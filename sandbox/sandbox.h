@@ -20,6 +20,8 @@ struct Command {
                                             // (<= 0: no timeout)
   double kill_grace_s = 2;                  // after the timeout's SIGTERM, SIGKILL follows
   uint64_t output_cap_bytes = 4u << 20;     // per stream; beyond it bytes are counted, not kept
+  bool passthrough_stdio = false;           // the caller's stdin/stdout/stderr, not captured
+                                            // (stdin_data and the caps are then unused)
 };
 
 struct Result {

@@ -1,0 +1,134 @@
+#include "sandbox/sandbox_init.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sandbox/network.h"
+#include "sandbox/privileges.h"
+
+namespace nagent::sandbox {
+
+namespace {
+
+constexpr int kReportFd = 3;
+
+// Set in the init process only (its own copy of this variable).
+bool g_forward_to_namespace = false;
+
+void forward_sigterm(int) {
+  // In a PID namespace kill(-1) reaches every process of the run but init itself.
+  // Without one, the runner signals the process group directly and init need not act.
+  if (g_forward_to_namespace) ::kill(-1, SIGTERM);
+}
+
+bool write_file(const char* path, const std::string& text, const ReportTo& report) {
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return report.fail("open", path);
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  int err = errno;
+  ::close(fd);
+  errno = err;
+  return ok || report.fail("write", path);
+}
+
+// stdin, stdout, stderr and the report pipe become 0..3; every other descriptor the
+// runner's process had (other runs' pipes included) is closed.
+bool settle_descriptors(const InitPlan& plan) {
+  int wanted[4] = {plan.stdin_fd, plan.stdout_fd, plan.stderr_fd, plan.report_fd};
+  int moved[4];
+  for (int i = 0; i < 4; ++i)
+    if ((moved[i] = ::fcntl(wanted[i], F_DUPFD, 4)) < 0) return false;
+  for (int i = 0; i < 4; ++i)
+    if (::dup2(moved[i], i) < 0) return false;
+  if (::fcntl(kReportFd, F_SETFD, FD_CLOEXEC) != 0) return false;
+  return ::syscall(SYS_close_range, 4u, ~0u, 0u) == 0;
+}
+
+[[noreturn]] void exec_command(const InitPlan& plan, const ReportTo& report) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::chdir(plan.workdir.c_str()) != 0) {
+    report.fail("chdir", plan.workdir.c_str());
+    ::_exit(126);
+  }
+  if (plan.seccomp) {
+    if (int err = plan.seccomp->install()) {
+      errno = err;
+      report.fail("install seccomp filter");
+      ::_exit(126);
+    }
+  }
+  int first_error = ENOENT;
+  const char* failed = plan.candidates.empty() ? "" : plan.candidates[0].c_str();
+  for (const auto& candidate : plan.candidates) {
+    ::execve(candidate.c_str(), plan.argv.data(), plan.envp.data());
+    if (errno != ENOENT && errno != ENOTDIR && first_error == ENOENT) {
+      first_error = errno;  // like execvp: a found-but-unrunnable file is the error to report
+      failed = candidate.c_str();
+    }
+  }
+  send_report(kReportFd, ChildReport::kExecFailed, "execve", failed, first_error);
+  ::_exit(first_error == ENOENT ? 127 : 126);
+}
+
+}  // namespace
+
+void run_init(const InitPlan& plan) noexcept {
+  ::setsid();  // no controlling terminal: /dev/tty cannot reach the caller's terminal
+  if (!settle_descriptors(plan)) {
+    send_report(plan.report_fd, ChildReport::kSetupFailed, "set up descriptors", nullptr, errno);
+    ::_exit(125);
+  }
+  ReportTo report{kReportFd};
+  auto fail = [](bool ok) {
+    if (!ok) ::_exit(125);
+  };
+
+  if (plan.cgroup_procs)
+    for (const auto& procs : *plan.cgroup_procs) fail(write_file(procs.c_str(), "0", report));
+  if (plan.user_namespace) {
+    fail(write_file("/proc/self/setgroups", "deny", report));
+    fail(write_file("/proc/self/uid_map", plan.uid_map, report));
+    fail(write_file("/proc/self/gid_map", plan.gid_map, report));
+  }
+  if (plan.view) {
+    fail(plan.view->enter(report));
+    if (::sethostname("sandbox", 7) != 0) fail(report.fail("sethostname"));
+  }
+  if (plan.network_namespace) fail(bring_up_loopback(report));
+  fail(plan.limits->apply(report));
+  fail(drop_privileges(report));
+
+  g_forward_to_namespace = plan.pid_namespace;
+  struct sigaction term {};
+  term.sa_handler = forward_sigterm;
+  ::sigaction(SIGTERM, &term, nullptr);
+
+  // A raw clone, not fork(): libc's fork would run atfork handlers and take locks that
+  // another thread of the runner's process may have held at the time of our clone.
+  pid_t command = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+  if (command < 0) fail(report.fail("fork the command"));
+  if (command == 0) exec_command(plan, report);
+
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid == command) {
+      send_report(kReportFd, ChildReport::kExited, nullptr, nullptr, 0, status);
+      ::_exit(0);
+    }
+    if (pid < 0 && errno == ECHILD) ::_exit(125);
+  }
+}
+
+}  // namespace nagent::sandbox
