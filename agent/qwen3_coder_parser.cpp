@@ -694,7 +694,11 @@ std::vector<ParserEvent> Qwen3CoderParser::feed(std::string_view chunk) {
   return out;
 }
 
-ParsedReply Qwen3CoderParser::finish() { return impl_->finish(); }
+ParsedReply Qwen3CoderParser::finish(std::vector<ParserEvent>* last_events) {
+  ParsedReply reply = impl_->finish();
+  if (last_events) last_events->swap(impl_->events);
+  return reply;
+}
 
 const std::vector<ParsedCall>& Qwen3CoderParser::calls() const { return impl_->reply.calls; }
 

@@ -70,8 +70,10 @@ class Qwen3CoderParser {
   // Consumes a chunk; returns events for the text that is now certain.
   std::vector<ParserEvent> feed(std::string_view chunk);
   // Ends the stream (unclosed tags become errors on their calls) and returns the result.
-  // The parser is spent afterwards.
-  ParsedReply finish();
+  // The events for what only the end decided (a held-back tag prefix that turned out to be
+  // text, calls closed by the end) go to last_events when given. The parser is spent
+  // afterwards.
+  ParsedReply finish(std::vector<ParserEvent>* last_events = nullptr);
 
   // The calls completed so far (CallComplete events index into this).
   const std::vector<ParsedCall>& calls() const;
