@@ -17,6 +17,10 @@ struct ToolCall {
   std::string id;         // "call_..." (ours, or the server's)
   std::string name;
   json arguments = json::object();  // parsed, typed arguments (never a JSON string)
+  // The arguments text as the server sent it, kept only when it was not a JSON object
+  // (arguments is then {}, which is also what history sends back: servers parse the
+  // arguments of past calls and reject malformed ones). The agent reports it to the model.
+  std::string raw_arguments;
 };
 
 struct Message {
@@ -75,6 +79,9 @@ struct ChatReply {
 struct ChatDelta {
   std::string reasoning;
   std::string content;
+  // The stream broke and the backend retries the turn from the start: what was shown of
+  // this reply so far is void (reasoning and content are empty in this delta).
+  bool restarted = false;
 };
 
 }  // namespace nagent
