@@ -20,7 +20,7 @@ struct ToolCall {
   // The arguments text as the server sent it, kept only when it was not a JSON object
   // (arguments is then {}, which is also what history sends back: servers parse the
   // arguments of past calls and reject malformed ones). The agent reports it to the model.
-  std::string raw_arguments;
+  std::string raw_arguments = {};
 };
 
 struct Message {
