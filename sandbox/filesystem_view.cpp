@@ -139,6 +139,18 @@ FilesystemView::FilesystemView(const Policy& policy, const std::string& workspac
   entries.push_back({Entry::kTmp, "/tmp", true, true, ""});
   entries.push_back({Entry::kDev, "/dev", false, true, ""});
   entries.push_back({Entry::kProc, "/proc", false, true, ""});
+  // A bind inside another bind of the same mode adds nothing (a toolchain found under
+  // a directory already bound, /usr/local/cuda under /usr).
+  std::vector<Entry> kept;
+  for (const auto& e : entries) {
+    bool redundant = false;
+    for (const auto& other : entries)
+      if (&other != &e && other.kind == Entry::kBind && e.kind == Entry::kBind && other.writable == e.writable &&
+          other.path != e.path && under(e.path, other.path))
+        redundant = true;
+    if (!redundant) kept.push_back(e);
+  }
+  entries = std::move(kept);
   std::stable_sort(entries.begin(), entries.end(),
                    [](const Entry& a, const Entry& b) { return depth(a.path) < depth(b.path); });
 

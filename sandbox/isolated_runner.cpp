@@ -21,6 +21,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/environment.h"
 #include "sandbox/filesystem_view.h"
+#include "sandbox/network.h"
 #include "sandbox/policy.h"
 #include "sandbox/process_limits.h"
 #include "sandbox/sandbox_init.h"
@@ -96,6 +97,14 @@ class IsolatedRunner final : public Runner {
       standing_notes_ += "weaker sandbox: " + what + "; running without namespaces (allow_without.namespaces). ";
     }
     if (namespace_flags_) view_.emplace(policy, workspace_);
+    if ((namespace_flags_ & CLONE_NEWNET) && !user_namespace_) {
+      // Entering a prepared namespace needs privileges over it that a user namespace
+      // created per run would not have; root reuses one, others create one per run.
+      std::string why;
+      netns_fd_ = make_loopback_namespace(&why);
+      if (netns_fd_ < 0) throw SandboxError("cannot prepare the network namespace: " + why);
+      namespace_flags_ &= ~static_cast<uint64_t>(CLONE_NEWNET);
+    }
 
     if (policy.seccomp != "none") {
       if (::prctl(PR_GET_SECCOMP, 0, 0, 0, 0) < 0) {
@@ -152,6 +161,7 @@ class IsolatedRunner final : public Runner {
     plan.workdir = workdir;
     plan.pid_namespace = namespace_flags_ & CLONE_NEWPID;
     plan.network_namespace = namespace_flags_ & CLONE_NEWNET;
+    plan.network_namespace_fd = netns_fd_;
     plan.user_namespace = user_namespace_;
     plan.uid_map = std::to_string(::geteuid()) + " " + std::to_string(::geteuid()) + " 1\n";
     plan.gid_map = std::to_string(::getegid()) + " " + std::to_string(::getegid()) + " 1\n";
@@ -224,6 +234,10 @@ class IsolatedRunner final : public Runner {
     return result;
   }
 
+  ~IsolatedRunner() override {
+    if (netns_fd_ >= 0) ::close(netns_fd_);
+  }
+
   std::string describe() const override {
     std::string out = "sandbox policy " + policy_.name + (policy_.source.empty() ? "" : " (" + policy_.source + ")");
     if (!policy_.description.empty()) out += ": " + policy_.description;
@@ -232,7 +246,7 @@ class IsolatedRunner final : public Runner {
       out += "none";
     } else {
       out += "mount pid ipc uts";
-      out += namespace_flags_ & CLONE_NEWNET ? " net (loopback only)" : " (host network)";
+      out += (namespace_flags_ & CLONE_NEWNET) || netns_fd_ >= 0 ? " net (loopback only)" : " (host network)";
       if (user_namespace_) out += " user";
     }
     out += "\nseccomp: " + (seccomp_ ? "default profile, " + std::to_string(seccomp_->instructions()) + " BPF instructions"
@@ -299,6 +313,7 @@ class IsolatedRunner final : public Runner {
   ProcessLimits limits_;
   std::unique_ptr<CgroupPool> cgroups_;
   std::string standing_notes_;  // mechanisms this host lacks that the policy accepts
+  int netns_fd_ = -1;           // the runner's loopback-only network namespace
 };
 
 }  // namespace

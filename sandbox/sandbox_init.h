@@ -20,7 +20,8 @@ namespace nagent::sandbox {
 struct InitPlan {
   int stdin_fd = -1, stdout_fd = -1, stderr_fd = -1, report_fd = -1;
   bool pid_namespace = true;
-  bool network_namespace = true;
+  bool network_namespace = true;  // a fresh one was created by the clone: bring up loopback
+  int network_namespace_fd = -1;  // else, when >= 0: enter this one (setns)
   bool user_namespace = false;  // the caller is not root: maps its uid/gid to itself
   std::string uid_map, gid_map;
   const FilesystemView* view = nullptr;     // null: no filesystem view (namespaces off)
@@ -30,6 +31,7 @@ struct InitPlan {
   std::string workdir;
   std::vector<char*> argv, envp;            // null-terminated
   std::vector<std::string> candidates;      // executables to try, in order
+  alignas(16) mutable char command_stack[32 * 1024];  // the command's stack until it execs
 };
 
 // Child side; never returns.
