@@ -72,6 +72,13 @@ std::string quote(std::string_view s) {
   return out + "'";
 }
 
+// {"type": "string"} with no enum: the value is the text as written (spares a copy).
+bool is_plain_string(const json& schema) {
+  if (!schema.is_object() || schema.contains("enum")) return false;
+  auto it = schema.find("type");
+  return it != schema.end() && it->is_string() && it->get_ref<const std::string&>() == "string";
+}
+
 // What the tool list says about one tool.
 struct ToolInfo {
   std::string name;
@@ -131,7 +138,8 @@ class Channel {
  public:
   Channel(std::string& out, ParserEvent::Kind kind) : out_(out), kind_(kind) {}
 
-  void write(std::string_view text, std::vector<ParserEvent>& events) {
+  // events: where the emitted text is reported (null: nobody listens).
+  void write(std::string_view text, std::vector<ParserEvent>* events) {
     if (!in_piece_) {
       size_t i = 0;
       while (i < text.size() && is_ws(text[i])) ++i;
@@ -160,10 +168,11 @@ class Channel {
   }
 
  private:
-  void emit(std::string_view s, std::vector<ParserEvent>& events) {
+  void emit(std::string_view s, std::vector<ParserEvent>* events) {
     out_.append(s);
-    if (!events.empty() && events.back().kind == kind_) events.back().text.append(s);
-    else events.push_back({kind_, std::string(s), 0});
+    if (!events) return;
+    if (!events->empty() && events->back().kind == kind_) events->back().text.append(s);
+    else events->push_back({kind_, std::string(s), 0});
   }
 
   std::string& out_;
@@ -194,8 +203,12 @@ struct Qwen3CoderParser::Impl {
   Channel reasoning{reply.reasoning, ParserEvent::Reasoning};
   std::vector<ParserEvent> events;
 
-  std::string buf;  // unconsumed input: at most a held-back tag prefix between feeds
+  // The input being scanned: the chunk itself, or held + chunk when a tag prefix was held
+  // back (so whole-text parsing never copies its input).
+  std::string_view in;
   size_t pos = 0;
+  std::string held;  // the undecided tail of the previous chunks (at most a tag prefix)
+  bool emit_events = true;
   bool eof = false;
   bool finished = false;
   State state = State::Content;
@@ -203,7 +216,8 @@ struct Qwen3CoderParser::Impl {
   // The call being read.
   ParsedCall call;
   const ToolInfo* tool = nullptr;
-  size_t raw_mark = 0;  // buf offset from which the call's raw text is not yet copied
+  size_t raw_mark = 0;    // offset in `in` from which the call's raw text is not yet copied
+  size_t value_mark = 0;  // offset in `in` from which the value's text is not yet copied
   std::vector<Param> params;
   std::vector<std::string> errors;
   bool structural_error = false;
@@ -220,7 +234,7 @@ struct Qwen3CoderParser::Impl {
 
   // --- input window ---------------------------------------------------------------------
 
-  std::string_view rest() const { return std::string_view(buf).substr(pos); }
+  std::string_view rest() const { return in.substr(pos); }
 
   static constexpr int kNone = -1;
   static constexpr int kNeedMore = -2;
@@ -232,7 +246,8 @@ struct Qwen3CoderParser::Impl {
     int i = 0;
     for (std::string_view t : tags) {
       if (s.size() >= t.size()) {
-        if (s.compare(0, t.size(), t) == 0) return i;
+        // Every tag starts with '<'; comparing two more bytes first skips most memcmp calls.
+        if (s[1] == t[1] && s[2] == t[2] && s.compare(0, t.size(), t) == 0) return i;
       } else if (!eof && t.compare(0, s.size(), s) == 0) {
         partial = true;
       }
@@ -243,9 +258,11 @@ struct Qwen3CoderParser::Impl {
 
   // Skips whitespace; false when the window is exhausted.
   bool skip_ws() {
-    while (pos < buf.size() && is_ws(buf[pos])) ++pos;
-    return pos < buf.size();
+    while (pos < in.size() && is_ws(in[pos])) ++pos;
+    return pos < in.size();
   }
+
+  std::vector<ParserEvent>* sink() { return emit_events ? &events : nullptr; }
 
   bool in_call() const { return state != State::Content && state != State::Reasoning; }
 
@@ -272,12 +289,25 @@ struct Qwen3CoderParser::Impl {
     return false;
   }
 
-  void compact() {
+  void feed(std::string_view chunk) {
+    if (held.empty()) {
+      in = chunk;
+    } else {
+      held.append(chunk);
+      in = held;
+    }
+    pos = 0;
+    run();
+    if (state == State::Value) flush_value();
+    value_mark = 0;
     if (in_call()) {
-      call.raw.append(buf, raw_mark, pos - raw_mark);
+      call.raw.append(in.substr(raw_mark, pos - raw_mark));
       raw_mark = 0;
     }
-    buf.erase(0, pos);
+    const std::string_view undecided = in.substr(pos);
+    if (in.data() == held.data()) held.erase(0, pos);
+    else held.assign(undecided);
+    in = {};
     pos = 0;
   }
 
@@ -286,22 +316,17 @@ struct Qwen3CoderParser::Impl {
   bool step_text() {
     const bool in_reasoning = state == State::Reasoning;
     Channel& channel = in_reasoning ? reasoning : content;
-    const std::string_view s = rest();
-    if (s.empty()) return false;
-    const size_t lt = s.find('<');
-    if (lt == std::string_view::npos) {
-      channel.write(s, events);
-      pos = buf.size();
-      return false;
+    if (pos == in.size()) return false;
+    const size_t lt = find_tag_start(pos, in_reasoning ? "/t" : "tf");
+    if (lt > pos) {
+      channel.write(in.substr(pos, lt - pos), sink());
+      pos = lt;
     }
-    if (lt > 0) {
-      channel.write(s.substr(0, lt), events);
-      pos += lt;
-    }
+    if (pos == in.size()) return false;
     const int m = in_reasoning ? match({kThinkClose, kCallOpen}) : match({kThinkOpen, kCallOpen, kFuncOpen});
     if (m == kNeedMore) return false;
     if (m == kNone) {
-      channel.write("<", events);
+      channel.write("<", sink());
       ++pos;
       return true;
     }
@@ -340,7 +365,7 @@ struct Qwen3CoderParser::Impl {
 
   // Stray text inside a call: remembered up to the next tag, reported when that tag comes.
   void take_garbage(size_t n) {
-    if (garbage.size() <= kMaxGarbageQuoted) garbage.append(buf, pos, std::min(n, kMaxGarbageQuoted + 1 - garbage.size()));
+    if (garbage.size() <= kMaxGarbageQuoted) garbage.append(in.substr(pos, std::min(n, kMaxGarbageQuoted + 1 - garbage.size())));
     has_garbage = true;
     pos += n;
   }
@@ -441,6 +466,7 @@ struct Qwen3CoderParser::Impl {
 
   void begin_param(const std::string& written) {
     state = State::Value;
+    value_mark = pos;
     Param p;
     p.name = written;
     if (written.empty()) {
@@ -471,24 +497,36 @@ struct Qwen3CoderParser::Impl {
     return true;
   }
 
-  // The hot loop: value bytes go straight into the parameter up to the next '<'.
-  bool step_value() {
-    std::string& value = params.back().value;
-    const char* begin = buf.data() + pos;
-    const size_t n = buf.size() - pos;
-    if (n == 0) return false;
-    const void* lt_ptr = std::memchr(begin, '<', n);
-    if (!lt_ptr) {
-      value.append(begin, n);
-      pos += n;
-      return false;
+  // Offset of the next '<' at or after `from` whose next byte is one of `next` (or that
+  // ends the input, so the byte is not known yet); in.size() when there is none.
+  size_t find_tag_start(size_t from, std::string_view next) const {
+    const char* base = in.data();
+    const size_t n = in.size();
+    while (from < n) {
+      const void* lt = std::memchr(base + from, '<', n - from);
+      if (!lt) return n;
+      from = static_cast<const char*>(lt) - base;
+      if (from + 1 == n || next.find(base[from + 1]) != std::string_view::npos) return from;
+      ++from;
     }
-    const size_t lt = static_cast<const char*>(lt_ptr) - begin;
-    value.append(begin, lt);
-    pos += lt;
+    return n;
+  }
+
+  // Value text is not copied as it is scanned: it is the input from value_mark to pos,
+  // appended in one piece when the value or the chunk ends.
+  void flush_value() {
+    params.back().value.append(in.substr(value_mark, pos - value_mark));
+    value_mark = pos;
+  }
+
+  // The hot loop: only "</..." and "<parameter=" can end a value.
+  bool step_value() {
+    pos = find_tag_start(pos, "/p");
+    if (pos == in.size()) return false;
     const int m = match({kParamClose, kFuncClose, kCallClose, kParamOpen});
     if (m == kNeedMore) return false;
     if (m >= 0 && m <= 2) {
+      flush_value();
       const std::string_view tag = m == 0 ? kParamClose : m == 1 ? kFuncClose : kCallClose;
       pending_close = m == 0 ? Close::Param : m == 1 ? Close::Func : Close::Call;
       pending.assign(tag);
@@ -496,18 +534,25 @@ struct Qwen3CoderParser::Impl {
       state = State::ValuePending;
       return true;
     }
-    if (m == 3 && (value.empty() || value.back() == '\n')) {
+    if (m == 3 && at_line_start()) {
       const int implicit = implicit_param_close();
       if (implicit == kNeedMore) return false;
       if (implicit == 1) {
+        flush_value();
         close_param();
         state = State::FuncBody;
         return true;
       }
     }
-    value.push_back('<');
-    ++pos;
+    ++pos;  // the '<' is value text
     return true;
+  }
+
+  // Whether pos starts a line of the value (or the value is empty so far).
+  bool at_line_start() const {
+    const std::string& value = params.back().value;
+    if (pos > value_mark) return in[pos - 1] == '\n';
+    return value.empty() || value.back() == '\n';
   }
 
   // At "<parameter=" on a new line inside a value: 1 if it opens a parameter the tool has
@@ -527,14 +572,14 @@ struct Qwen3CoderParser::Impl {
   bool step_value_pending() {
     const size_t start = pos;
     skip_ws();
-    pending.append(buf, start, pos - start);
-    if (pos == buf.size()) {
+    pending.append(in.substr(start, pos - start));
+    if (pos == in.size()) {
       if (!eof) return false;
       confirm_close();
       return true;
     }
     int m = kNone;
-    if (buf[pos] == '<') {
+    if (in[pos] == '<') {
       switch (pending_close) {
         case Close::Param: m = match({kParamOpen, kFuncClose, kCallClose}); break;
         case Close::Func: m = match({kCallClose, kCallOpen, kFuncOpen}); break;
@@ -545,6 +590,7 @@ struct Qwen3CoderParser::Impl {
     if (m == kNone) {
       params.back().value.append(pending);  // a literal tag in the value
       pending.clear();
+      value_mark = pos;
       state = State::Value;
       return true;
     }
@@ -574,7 +620,7 @@ struct Qwen3CoderParser::Impl {
       complete_call();
       return true;
     }
-    const int m = buf[pos] == '<' ? match({kCallClose}) : kNone;
+    const int m = in[pos] == '<' ? match({kCallClose}) : kNone;
     if (m == kNeedMore) return false;
     if (m == 0) pos += kCallClose.size();
     complete_call();  // a missing </tool_call> after </function> is harmless
@@ -584,7 +630,7 @@ struct Qwen3CoderParser::Impl {
   // --- finishing a call -----------------------------------------------------------------
 
   void complete_call() {
-    call.raw.append(buf, raw_mark, pos - raw_mark);
+    call.raw.append(in.substr(raw_mark, pos - raw_mark));
     build_arguments();
     if (!errors.empty()) {
       std::string message = call.name.empty() ? "malformed tool call: " : "tool call '" + call.name + "': ";
@@ -594,7 +640,7 @@ struct Qwen3CoderParser::Impl {
     }
     reply.calls.push_back(std::move(call));
     call = ParsedCall{};
-    events.push_back({ParserEvent::CallComplete, {}, reply.calls.size() - 1});
+    if (emit_events) events.push_back({ParserEvent::CallComplete, {}, reply.calls.size() - 1});
     state = State::Content;
   }
 
@@ -611,7 +657,7 @@ struct Qwen3CoderParser::Impl {
         unknown.push_back(p.name);
         continue;
       }
-      if (!schema) {
+      if (!schema || is_plain_string(*schema)) {
         call.arguments[p.name] = std::move(p.value);
         continue;
       }
@@ -653,6 +699,7 @@ struct Qwen3CoderParser::Impl {
         break;
       }
       case State::Value:
+        flush_value();
         close_param();
         structural("the reply ended inside the value of parameter '" + params.back().name +
                    "' (no </parameter>); was it cut off?");
@@ -670,6 +717,8 @@ struct Qwen3CoderParser::Impl {
     if (finished) return {};
     finished = true;
     eof = true;
+    in = held;
+    pos = 0;
     run();
     const bool ended_in_reasoning = state == State::Reasoning;
     if (in_call()) end_inside_call();
@@ -686,9 +735,7 @@ Qwen3CoderParser& Qwen3CoderParser::operator=(Qwen3CoderParser&&) noexcept = def
 std::vector<ParserEvent> Qwen3CoderParser::feed(std::string_view chunk) {
   Impl& p = *impl_;
   if (p.finished) return {};
-  p.buf.append(chunk);
-  p.run();
-  p.compact();
+  p.feed(chunk);
   std::vector<ParserEvent> out;
   out.swap(p.events);
   return out;
@@ -704,6 +751,7 @@ const std::vector<ParsedCall>& Qwen3CoderParser::calls() const { return impl_->r
 
 ParsedReply Qwen3CoderParser::parse(std::string_view text, const ParserOptions& options) {
   Qwen3CoderParser parser(options);
+  parser.impl_->emit_events = false;  // nobody listens: skip building the events
   parser.feed(text);
   return parser.finish();
 }
