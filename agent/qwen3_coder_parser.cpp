@@ -101,7 +101,7 @@ struct ToolInfo {
       out += it.key();
       if (std::find(required.begin(), required.end(), it.key()) != required.end()) out += " (required)";
     }
-    return out.empty() ? "none" : out;
+    return out;
   }
 };
 
@@ -317,7 +317,7 @@ struct Qwen3CoderParser::Impl {
     const bool in_reasoning = state == State::Reasoning;
     Channel& channel = in_reasoning ? reasoning : content;
     if (pos == in.size()) return false;
-    const size_t lt = find_tag_start(pos, in_reasoning ? "/t" : "tf");
+    const size_t lt = find_tag_start(pos, in_reasoning ? '/' : 'f', 't');
     if (lt > pos) {
       channel.write(in.substr(pos, lt - pos), sink());
       pos = lt;
@@ -377,7 +377,7 @@ struct Qwen3CoderParser::Impl {
     if (!has_garbage) return;
     std::string_view g = garbage;
     while (!g.empty() && is_ws(g.back())) g.remove_suffix(1);
-    structural("unexpected text " + quote(g) + " " + std::string(where) + ".");
+    structural("unexpected text " + quote(g) + " " + std::string(where));
     clear_garbage();
   }
 
@@ -407,7 +407,7 @@ struct Qwen3CoderParser::Impl {
       pos += kFuncOpen.size();
       state = State::FuncName;
     } else {
-      if (errors.empty()) structural("empty <tool_call>: no <function=NAME> inside.");
+      if (errors.empty()) structural("empty <tool_call>: no <function=NAME> inside");
       pos += kCallClose.size();
       complete_call();
     }
@@ -426,7 +426,7 @@ struct Qwen3CoderParser::Impl {
     if (s[i] == '>') {
       ++pos;
     } else {
-      structural(std::string("missing '>' after ") + tag + std::string(trim_blanks(name)) + ".");
+      structural(std::string("missing '>' after ") + tag + std::string(trim_blanks(name)));
     }
     const std::string written(trim_blanks(name));
     name.clear();
@@ -438,11 +438,11 @@ struct Qwen3CoderParser::Impl {
   void begin_function(const std::string& written) {
     state = State::FuncBody;
     if (written.empty()) {
-      structural("<function=> has no function name.");
+      structural("<function=> has no function name");
       return;
     }
     if (!valid_name(written)) {
-      structural("invalid function name " + quote(written) + ".");
+      structural("invalid function name " + quote(written) + " (no spaces, quotes or brackets)");
       call.name = written;
       return;
     }
@@ -461,7 +461,7 @@ struct Qwen3CoderParser::Impl {
     }
     std::string message = "unknown tool " + quote(written) + "; available tools: ";
     for (size_t i = 0; i < tools.size(); ++i) message += (i ? ", " : "") + tools[i].name;
-    errors.push_back(message + ".");
+    errors.push_back(std::move(message));
   }
 
   void begin_param(const std::string& written) {
@@ -470,10 +470,10 @@ struct Qwen3CoderParser::Impl {
     Param p;
     p.name = written;
     if (written.empty()) {
-      structural("<parameter=> has no parameter name.");
+      structural("<parameter=> has no parameter name");
       p.name_ok = false;
     } else if (!valid_name(written)) {
-      structural("invalid parameter name " + quote(written) + ".");
+      structural("invalid parameter name " + quote(written) + " (no spaces, quotes or brackets)");
       p.name_ok = false;
     }
     params.push_back(std::move(p));
@@ -497,16 +497,16 @@ struct Qwen3CoderParser::Impl {
     return true;
   }
 
-  // Offset of the next '<' at or after `from` whose next byte is one of `next` (or that
-  // ends the input, so the byte is not known yet); in.size() when there is none.
-  size_t find_tag_start(size_t from, std::string_view next) const {
+  // Offset of the next '<' at or after `from` whose next byte is `a` or `b` (or that ends
+  // the input, so the byte is not known yet); in.size() when there is none.
+  size_t find_tag_start(size_t from, char a, char b) const {
     const char* base = in.data();
     const size_t n = in.size();
     while (from < n) {
       const void* lt = std::memchr(base + from, '<', n - from);
       if (!lt) return n;
       from = static_cast<const char*>(lt) - base;
-      if (from + 1 == n || next.find(base[from + 1]) != std::string_view::npos) return from;
+      if (from + 1 == n || base[from + 1] == a || base[from + 1] == b) return from;
       ++from;
     }
     return n;
@@ -521,7 +521,7 @@ struct Qwen3CoderParser::Impl {
 
   // The hot loop: only "</..." and "<parameter=" can end a value.
   bool step_value() {
-    pos = find_tag_start(pos, "/p");
+    pos = find_tag_start(pos, '/', 'p');
     if (pos == in.size()) return false;
     const int m = match({kParamClose, kFuncClose, kCallClose, kParamOpen});
     if (m == kNeedMore) return false;
@@ -634,7 +634,8 @@ struct Qwen3CoderParser::Impl {
     build_arguments();
     if (!errors.empty()) {
       std::string message = call.name.empty() ? "malformed tool call: " : "tool call '" + call.name + "': ";
-      for (size_t i = 0; i < errors.size(); ++i) message += (i ? " " : "") + errors[i];
+      for (size_t i = 0; i < errors.size(); ++i) message += (i ? "; " : "") + errors[i];
+      message += '.';
       if (structural_error) message += kFormatHint;
       call.error = std::move(message);
     }
@@ -649,7 +650,7 @@ struct Qwen3CoderParser::Impl {
     for (Param& p : params) {
       if (!p.name_ok) continue;
       if (call.arguments.contains(p.name)) {
-        errors.push_back("parameter '" + p.name + "' is given more than once.");
+        errors.push_back("parameter '" + p.name + "' is given more than once");
         continue;
       }
       const json* schema = tool ? tool->property(p.name) : nullptr;
@@ -665,19 +666,20 @@ struct Qwen3CoderParser::Impl {
       if (auto v = convert_parameter(p.value, *schema, why)) {
         call.arguments[p.name] = std::move(*v);
       } else {
-        errors.push_back("parameter '" + p.name + "' of " + call.name + " " + why + ".");
+        errors.push_back("parameter '" + p.name + "' of " + call.name + " " + why);
         call.arguments[p.name] = std::move(p.value);
       }
     }
     if (!unknown.empty()) {
       std::string message = unknown.size() == 1 ? "unknown parameter " : "unknown parameters ";
       for (size_t i = 0; i < unknown.size(); ++i) message += (i ? ", '" : "'") + unknown[i] + "'";
-      errors.push_back(message + "; " + call.name + " takes: " + tool->parameter_list() + ".");
+      const std::string list = tool->parameter_list();
+      errors.push_back(message + " (" + call.name + (list.empty() ? " takes no parameters)" : " takes: " + list + ")"));
     }
     if (!tool) return;
     for (const std::string& r : tool->required) {
       if (!call.arguments.contains(r) && std::find(unknown.begin(), unknown.end(), r) == unknown.end())
-        errors.push_back("missing required parameter '" + r + "'.");
+        errors.push_back("missing required parameter '" + r + "'");
     }
   }
 
@@ -686,12 +688,13 @@ struct Qwen3CoderParser::Impl {
     switch (state) {
       case State::CallOpen:
         report_garbage("after <tool_call> (expected <function=NAME>)");
-        if (errors.empty()) structural("the reply ended right after <tool_call>.");
+        if (errors.empty()) structural("the reply ended right after <tool_call>");
         break;
       case State::FuncName:
       case State::ParamName: {
         const bool fn = state == State::FuncName;
-        structural(std::string("the reply ended inside ") + (fn ? "<function=" : "<parameter=") + name + ".");
+        structural(std::string("the reply ended inside ") + (fn ? "<function=" : "<parameter=") + name +
+                   " (cut off, or the name was not closed with '>')");
         const std::string written(trim_blanks(name));
         name.clear();
         if (fn) begin_function(written);
@@ -702,11 +705,11 @@ struct Qwen3CoderParser::Impl {
         flush_value();
         close_param();
         structural("the reply ended inside the value of parameter '" + params.back().name +
-                   "' (no </parameter>); was it cut off?");
+                   "' (cut off, or the value was not closed with </parameter>)");
         break;
       case State::FuncBody:
         report_garbage("between parameters of <function=" + call.name + ">");
-        structural("the reply ended before </function>; was it cut off?");
+        structural("the reply ended before </function> (cut off, or the call was not closed)");
         break;
       default: break;
     }

@@ -300,7 +300,7 @@ TEST_CASE("schema errors name the problem and the fix") {
   SECTION("unknown parameter lists the real ones") {
     const std::string e = error_of(call_text("read_file", {{"file", "a"}, {"path", "a"}}));
     CHECK_THAT(e, Catch::Contains("unknown parameter 'file'"));
-    CHECK_THAT(e, Catch::Contains("read_file takes: path (required), start_line, end_line"));
+    CHECK_THAT(e, Catch::Contains("unknown parameter 'file' (read_file takes: path (required), start_line, end_line)"));
   }
   SECTION("missing required parameter") {
     CHECK_THAT(error_of(call_text("edit_file", {{"path", "a"}, {"old_str", "x"}})),
@@ -316,13 +316,18 @@ TEST_CASE("schema errors name the problem and the fix") {
   }
   SECTION("parameters of a tool that takes none") {
     CHECK_THAT(error_of(call_text("finish", {{"summary", "done"}})),
-               Catch::Contains("unknown parameter 'summary'; finish takes: none"));
+               Catch::Contains("unknown parameter 'summary' (finish takes no parameters)"));
   }
-  SECTION("several problems are all reported") {
-    const std::string e = error_of(call_text("read_file", {{"start_line", "x"}, {"pth", "a"}}));
-    CHECK_THAT(e, Catch::Contains("must be an integer"));
-    CHECK_THAT(e, Catch::Contains("unknown parameter 'pth'"));
-    CHECK_THAT(e, Catch::Contains("missing required parameter 'path'"));
+  SECTION("several problems are all reported, in one message") {
+    CHECK(error_of(call_text("read_file", {{"start_line", "ten"}, {"file", "a"}})) ==
+          "tool call 'read_file': parameter 'start_line' of read_file must be an integer, got 'ten'; "
+          "unknown parameter 'file' (read_file takes: path (required), start_line, end_line); "
+          "missing required parameter 'path'.");
+  }
+  SECTION("structural errors end with the expected format") {
+    CHECK(error_of("<tool_call>\n</tool_call>") ==
+          "malformed tool call: empty <tool_call>: no <function=NAME> inside. Write each call as:\n<tool_call>\n"
+          "<function=NAME>\n<parameter=NAME>\nVALUE\n</parameter>\n</function>\n</tool_call>");
   }
 }
 
