@@ -1,0 +1,59 @@
+// CPU kernels of the engine: a thread pool, matrix products with F32/BF16/F16 weights (converted
+// on the fly, fp32 accumulation), and the small vector operations of the forward pass.
+// The matrix kernels are compiled for AVX-512, AVX2 and baseline x86-64 and picked at run time.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <memory>
+
+#include "engine/model_weights.h"
+
+namespace nagent::engine {
+
+inline float bf16_to_f32(uint16_t h) {
+  uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+uint16_t f32_to_bf16(float f);  // round to nearest even
+float f16_to_f32(uint16_t h);
+
+// Element i of a tensor of dtype F32/BF16/F16 as fp32.
+float load_as_f32(const void* data, DType dtype, int64_t i);
+// Copies n elements (F32/BF16/F16) starting at element `first` into out as fp32.
+void convert_to_f32(const void* data, DType dtype, int64_t first, int64_t n, float* out);
+
+// Fixed set of worker threads; run(n, fn) calls fn(i) for i in [0, n) spread over the workers
+// and the calling thread, and returns when all are done. Not reentrant.
+class ThreadPool {
+ public:
+  explicit ThreadPool(int threads);  // threads <= 0: hardware concurrency
+  ~ThreadPool();
+  int size() const { return threads_; }
+  void run(int64_t n, const std::function<void(int64_t)>& fn);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+  int threads_;
+};
+
+// Which instruction set the matrix kernels use on this CPU ("avx512", "avx2", "generic").
+const char* matmul_isa();
+
+// y[t, n] = sum_k x[t, k] * W[n, k] (+ bias[n]) for t < tokens: x is [tokens, W.cols] fp32,
+// y is [tokens, W.rows] with row stride ldy (>= W.rows). bias may be null.
+void matmul(ThreadPool& pool, const Matrix& W, const float* x, int64_t tokens, float* y, int64_t ldy,
+            const float* bias = nullptr);
+
+// y = w * x / sqrt(mean(x^2) + eps), n elements.
+void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
+
+inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
+inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
+
+}  // namespace nagent::engine

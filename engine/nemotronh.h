@@ -1,0 +1,75 @@
+// NemotronH forward pass on the CPU: embeddings, per-layer pre-RMSNorm + mixer (Mamba-2, GQA
+// attention without positional encoding, ReLU² MLP, MoE) + residual, final norm, LM head.
+// Activations and accumulation in fp32; weights read in their stored dtype.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/cpu_kernels.h"
+#include "engine/model_config.h"
+#include "engine/model_weights.h"
+
+namespace nagent::engine {
+
+struct EngineOptions {
+  int threads = 0;  // 0: all hardware threads
+  DtClamp dt_clamp = DtClamp::kTimeStepLimit;
+  int64_t max_batch = 256;  // tokens per forward pass in prefill (bounds the workspace)
+};
+
+// The recurrent state of one sequence, per layer: conv and SSM state for Mamba layers, the
+// key/value cache for attention layers (MLP and MoE layers keep nothing).
+struct LayerState {
+  std::vector<float> conv;  // Mamba: last K-1 conv inputs, [K-1, conv_dim]
+  std::vector<float> ssm;   // Mamba: [Hm, P, N]
+  std::vector<float> k, v;  // attention: [tokens, Hkv * hd]
+};
+struct ModelState {
+  int64_t position = 0;  // tokens consumed so far
+  std::vector<LayerState> layers;
+  bool operator==(const ModelState&) const = default;
+};
+
+class NemotronH {
+ public:
+  static std::unique_ptr<NemotronH> load(const std::string& dir, const EngineOptions& options = {});
+  explicit NemotronH(ModelWeights weights, const EngineOptions& options = {});
+
+  const ModelConfig& config() const { return w_.config; }
+  const ModelWeights& weights() const { return w_; }
+  const EngineOptions& options() const { return options_; }
+  ThreadPool& pool() { return *pool_; }
+
+  ModelState new_state() const;
+
+  // Feeds n tokens, advancing `state`. Writes logits for every position ([n, vocab]) when
+  // all_positions, else for the last token only ([vocab]). logits may be null (state only).
+  void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions);
+
+ private:
+  void forward_batch(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions);
+
+  ModelWeights w_;
+  EngineOptions options_;
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+// Block mixers (one file each). x: normed input [T, H]; out: [T, H] mixer output.
+namespace blocks {
+// pos: tokens the state has already consumed.
+void mamba2(NemotronH& m, const MambaWeights& w, LayerState& s, int64_t pos, const float* x, int64_t T,
+            float* out);
+void attention(NemotronH& m, const AttentionWeights& w, LayerState& s, int64_t pos, const float* x, int64_t T,
+               float* out);
+void mlp(NemotronH& m, const MlpWeights& w, const float* x, int64_t T, float* out);
+void moe(NemotronH& m, const MoeWeights& w, const float* x, int64_t T, float* out);
+
+// Routing of one token (exposed for tests): sigmoid scores, correction bias for selection only,
+// group-limited top-k, renormalisation, routed scaling. Returns (expert, weight) pairs.
+std::vector<std::pair<int, float>> route(const ModelConfig& c, const float* logits, const float* correction_bias);
+}  // namespace blocks
+
+}  // namespace nagent::engine
