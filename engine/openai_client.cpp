@@ -211,11 +211,14 @@ json OpenAIClient::request_body(const ChatRequest& request) const {
 }
 
 ChatReply OpenAIClient::chat(const ChatRequest& request, const DeltaCallback& on_delta) {
+  // Tool output can hold any bytes (a binary file, a program's garbage): invalid UTF-8 is
+  // replaced (U+FFFD) rather than failing the turn, as JSON text must be UTF-8.
+  auto body = [&] { return request_body(request).dump(-1, ' ', false, json::error_handler_t::replace); };
   auto attempt = [&] {
-    Outcome o = attempt_chat(request_body(request).dump(), on_delta);
+    Outcome o = attempt_chat(body(), on_delta);
     if (o.kind == Outcome::NoToolParser) {
       no_tool_parser_ = true;  // from now on tool_choice "none"; this attempt goes again
-      o = attempt_chat(request_body(request).dump(), on_delta);
+      o = attempt_chat(body(), on_delta);
     }
     return o;
   };

@@ -49,6 +49,7 @@ class OpenAIClient : public Backend {
   // fails) and for the context window (best effort, one attempt).
   explicit OpenAIClient(OpenAIClientConfig config);
 
+  // Safe to call from several threads at once (each call uses its own connection).
   ChatReply chat(const ChatRequest& request, const DeltaCallback& on_delta) override;
   std::string describe() const override;
   int64_t context_window() const override { return context_window_; }

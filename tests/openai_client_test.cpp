@@ -374,6 +374,17 @@ TEST_CASE("OpenAIClient leaves tools out of a request without tools and merges e
   CHECK(body["chat_template_kwargs"] == json{{"enable_thinking", true}});
 }
 
+TEST_CASE("OpenAIClient sends tool output that is not valid UTF-8, with the bad bytes replaced", "[client]") {
+  ScriptedServer server;
+  server.push({.content = "ok"});
+  OpenAIClient client(config_for(server.endpoint()));
+  ChatRequest request = user_request("cat the binary");
+  request.messages.push_back(Message::tool_result("call_1", "shell", std::string("ELF\x7f\xff\xfe end")));
+  CHECK(client.chat(request, nullptr).content == "ok");
+  REQUIRE(server.request_count() == 1);
+  CHECK(server.requests()[0]["messages"][2]["content"] == "ELF\x7f\xEF\xBF\xBD\xEF\xBF\xBD end");
+}
+
 TEST_CASE("OpenAIClient sends the API key as a bearer token", "[client]") {
   ScriptedServer server;
   server.push({.content = "a"});
