@@ -162,6 +162,8 @@ class Channel {
     held_ws_.assign(text.substr(end));
   }
 
+  bool in_piece() const { return in_piece_; }
+
   void end_piece() {
     held_ws_.clear();
     in_piece_ = false;
@@ -208,6 +210,7 @@ struct Qwen3CoderParser::Impl {
   std::string_view in;
   size_t pos = 0;
   std::string held;  // the undecided tail of the previous chunks (at most a tag prefix)
+  char before_in = '\n';  // the input byte just before `in` ('\n' at the start of the reply)
   bool emit_events = true;
   bool eof = false;
   bool finished = false;
@@ -304,6 +307,7 @@ struct Qwen3CoderParser::Impl {
       call.raw.append(in.substr(raw_mark, pos - raw_mark));
       raw_mark = 0;
     }
+    if (pos > 0) before_in = in[pos - 1];
     const std::string_view undecided = in.substr(pos);
     if (in.data() == held.data()) held.erase(0, pos);
     else held.assign(undecided);
@@ -325,7 +329,7 @@ struct Qwen3CoderParser::Impl {
     if (pos == in.size()) return false;
     const int m = in_reasoning ? match({kThinkClose, kCallOpen}) : match({kThinkOpen, kCallOpen, kFuncOpen});
     if (m == kNeedMore) return false;
-    if (m == kNone) {
+    if (m == kNone || (m == 2 && !bare_call_allowed())) {
       channel.write("<", sink());
       ++pos;
       return true;
@@ -343,6 +347,13 @@ struct Qwen3CoderParser::Impl {
     }
     pos += tag.size();
     return true;
+  }
+
+  // A <function= without <tool_call> is a call only where a call can start: at the start of
+  // a line or of a piece of content, not in the middle of prose that mentions the syntax.
+  bool bare_call_allowed() const {
+    const char before = pos > 0 ? in[pos - 1] : before_in;
+    return before == '\n' || !content.in_piece();
   }
 
   // --- inside a call --------------------------------------------------------------------
@@ -725,7 +736,10 @@ struct Qwen3CoderParser::Impl {
     run();
     const bool ended_in_reasoning = state == State::Reasoning;
     if (in_call()) end_inside_call();
-    if (ended_in_reasoning && reply.content.empty() && reply.calls.empty()) std::swap(reply.content, reply.reasoning);
+    if (ended_in_reasoning && reply.content.empty() && reply.calls.empty()) {
+      std::swap(reply.content, reply.reasoning);
+      if (emit_events && !reply.content.empty()) events.push_back({ParserEvent::Content, reply.content, 0});
+    }
     return std::move(reply);
   }
 };

@@ -11,6 +11,7 @@
 //  - One leading and one trailing newline are trimmed from a value; nothing else.
 //  - Content and reasoning are trimmed at the edges of each piece (a piece ends at a tag);
 //    pieces of one kind are joined with a blank line.
+//  - <function=...> without <tool_call> is a call too when it starts a line (vLLM back-off).
 //  - Malformed calls never throw: they come back with ParsedCall::error set to a message
 //    the model can act on.
 #pragma once
@@ -29,7 +30,8 @@ namespace nagent {
 struct ParserOptions {
   // True when the prompt ended inside reasoning (generation prompt "<think>\n"): text is
   // reasoning until </think> or the first <tool_call>. If the reply ends without either,
-  // the text is surfaced as content instead (a model that never closed its reasoning).
+  // the text is surfaced as content instead (a model that never closed its reasoning;
+  // finish() then reports the whole text as one Content event).
   bool starts_in_reasoning = false;
   // OpenAI function schemas ([{type:"function", function:{name, parameters}}]) used to
   // type-convert parameter values and to report unknown tools / parameters. Empty: every

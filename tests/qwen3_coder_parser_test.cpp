@@ -225,6 +225,16 @@ TEST_CASE("bare <function=...> without <tool_call> still parses (vLLM back-off)"
   CHECK(r.content == "Running it.");
 }
 
+TEST_CASE("prose that mentions <function=...> mid-line is content, not a call") {
+  const auto r = parse("Call tools with <function=NAME> blocks.\nAlso <tool_call> opens one, but not here");
+  CHECK(r.calls.size() == 1);  // <tool_call> always opens a call...
+  CHECK(r.content == "Call tools with <function=NAME> blocks.\nAlso");
+  CHECK_THAT(r.calls[0].error, Catch::Contains("unexpected text 'opens one, but not here'"));  // ...and says why
+  const auto after_think = parse("plan</think><function=finish>\n</function>", true);
+  CHECK(after_think.calls.size() == 1);  // a piece of content may start with one
+  CHECK(after_think.calls[0].error == "");
+}
+
 TEST_CASE("two functions inside one <tool_call> become two calls") {
   const auto r = parse("<tool_call>\n<function=shell>\n<parameter=command>\na\n</parameter>\n</function>\n"
                        "<function=shell>\n<parameter=command>\nb\n</parameter>\n</function>\n</tool_call>");
@@ -470,6 +480,7 @@ std::vector<std::pair<std::string, bool>> fuzz_corpus() {
        "<parameter=verbose>\nTrue\n</parameter>\n</function>\n</tool_call>\n<function=finish></function>",
        false},
       {"reasoning only, never closed <tool", true},
+      {"Use <function=NAME> blocks.\n<function=finish>\n</function>\nthen x <function=shell> y\n<function=shell>", false},
       {"x</think><tool_call><function=read_file><parameter=path>a</parameter></function></tool_call><tool_call>"
        "<function=read_file><parameter=path>b</parameter><parameter=path>c</parameter></function></tool_call>",
        true},
@@ -491,11 +502,10 @@ TEST_CASE("chunking never changes the result: every split point, bytewise, rando
     auto check = [&](const std::vector<size_t>& cuts) {
       const Streamed s = stream(text, o, cuts);
       REQUIRE(dump(s.reply) == expected);
-      // Live events add up to the final text (except when unclosed reasoning became content).
-      if (!swapped) {
-        REQUIRE(s.content_events == whole.content);
-        REQUIRE(s.reasoning_events == whole.reasoning);
-      }
+      // Live events add up to the final text; unclosed reasoning that became content was
+      // shown as reasoning, then once more as content at the end.
+      REQUIRE(s.content_events == whole.content);
+      REQUIRE(s.reasoning_events == (swapped ? whole.content : whole.reasoning));
       REQUIRE(s.completed.size() == whole.calls.size());
       for (size_t i = 0; i < s.completed.size(); ++i) REQUIRE(s.completed[i] == i);
     };
