@@ -6,8 +6,9 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git python3
   libcpp-httplib-dev nlohmann-json3-dev liblua5.4-dev catch2
-  libsqlite3-dev libssl-dev libseccomp-dev libpcre2-dev
+  libsqlite3-dev libssl-dev libseccomp-dev libpcre2-dev libicu-dev
   bubblewrap
+  nodejs npm
 )
 
 missing=()

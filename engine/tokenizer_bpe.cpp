@@ -1,0 +1,253 @@
+#include "engine/tokenizer_bpe.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <stdexcept>
+
+#include "engine/unicode.h"
+
+namespace nagent::tok {
+
+size_t StringHash::operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+
+namespace {
+constexpr uint64_t kEmpty = ~uint64_t{0};
+constexpr size_t kMaxCachedWordBytes = 256;
+constexpr size_t kMaxCachedWords = 1 << 18;
+
+uint64_t pair_key(int32_t left, int32_t right) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
+}
+size_t slot_of(uint64_t key, uint64_t mask) { return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> 17) & mask; }
+
+// The raw bytes a byte-level vocabulary string stands for; false if a character of it is
+// not one of the 256 mapped characters.
+bool unmap_byte_level(std::string_view token, std::string& bytes) {
+  bytes.clear();
+  for (size_t i = 0; i < token.size();) {
+    if (!unicode::valid_sequence_length(token, i)) return false;
+    int b = unicode::unicode_to_byte(unicode::next_code_point(token, i));
+    if (b < 0) return false;
+    bytes += static_cast<char>(b);
+  }
+  return true;
+}
+}  // namespace
+
+BpeModel BpeModel::from_json(const nlohmann::json& model, bool byte_level) {
+  const std::string type = model.value("type", "BPE");
+  if (type != "BPE") throw std::runtime_error("tokenizer.json: unsupported model type '" + type + "' (only BPE)");
+  if (!model.contains("vocab") || !model["vocab"].is_object())
+    throw std::runtime_error("tokenizer.json: model.vocab must be an object of token -> id");
+  BpeModel m;
+  m.byte_level_ = byte_level;
+  auto str_or_empty = [&](const char* key) {
+    return model.contains(key) && model[key].is_string() ? model[key].get<std::string>() : std::string();
+  };
+  m.prefix_ = str_or_empty("continuing_subword_prefix");
+  m.suffix_ = str_or_empty("end_of_word_suffix");
+  if (byte_level && (!m.prefix_.empty() || !m.suffix_.empty()))
+    throw std::runtime_error("tokenizer.json: continuing_subword_prefix/end_of_word_suffix with ByteLevel is not supported");
+  m.byte_fallback_ = model.value("byte_fallback", false);
+  m.ignore_merges_ = model.value("ignore_merges", false);
+  m.fuse_unk_ = model.value("fuse_unk", false);
+
+  const auto& vocab = model["vocab"];
+  m.vocab_.reserve(vocab.size());
+  std::string bytes;
+  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    int32_t id = it.value().get<int32_t>();
+    if (id < 0) throw std::runtime_error("tokenizer.json: negative id for token '" + it.key() + "'");
+    if (static_cast<size_t>(id) >= m.id_to_token_.size()) m.id_to_token_.resize(id + 1);
+    m.id_to_token_[id] = it.key();
+    if (byte_level && unmap_byte_level(it.key(), bytes)) m.vocab_.emplace(bytes, id);
+    else m.vocab_.emplace(it.key(), id);
+  }
+  std::fill(std::begin(m.byte_ids_), std::end(m.byte_ids_), -1);
+  std::fill(std::begin(m.byte_fallback_ids_), std::end(m.byte_fallback_ids_), -1);
+  for (int b = 0; b < 256; ++b) {
+    if (byte_level) m.byte_ids_[b] = m.token_to_id(std::string(1, static_cast<char>(b)));
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    auto it = m.vocab_.find(std::string_view(name));
+    if (it != m.vocab_.end()) m.byte_fallback_ids_[b] = it->second;
+  }
+  std::string unk = str_or_empty("unk_token");
+  if (!unk.empty()) {
+    auto it = m.vocab_.find(unk);
+    if (it == m.vocab_.end()) throw std::runtime_error("tokenizer.json: unk_token '" + unk + "' is not in the vocabulary");
+    m.unk_id_ = it->second;
+  }
+
+  const auto& merges = model.contains("merges") ? model["merges"] : nlohmann::json::array();
+  size_t capacity = 16;
+  while (capacity < merges.size() * 2) capacity <<= 1;
+  m.merge_keys_.assign(capacity, kEmpty);
+  m.merge_values_.assign(capacity, 0);
+  m.merge_mask_ = capacity - 1;
+  auto lookup = [&](const std::string& token) -> int32_t {
+    if (byte_level && unmap_byte_level(token, bytes)) return m.token_to_id(bytes);
+    return m.token_to_id(token);
+  };
+  for (size_t rank = 0; rank < merges.size(); ++rank) {
+    const auto& entry = merges[rank];
+    std::string a, b;
+    if (entry.is_string()) {
+      const std::string& line = entry.get_ref<const std::string&>();
+      size_t space = line.find(' ');
+      if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos)
+        throw std::runtime_error("tokenizer.json: merge " + std::to_string(rank) + " '" + line + "' is not two tokens");
+      a = line.substr(0, space);
+      b = line.substr(space + 1);
+    } else if (entry.is_array() && entry.size() == 2) {
+      a = entry[0].get<std::string>();
+      b = entry[1].get<std::string>();
+    } else {
+      throw std::runtime_error("tokenizer.json: merge " + std::to_string(rank) + " must be \"a b\" or [a, b]");
+    }
+    int32_t left = lookup(a), right = lookup(b);
+    std::string merged = a + (b.compare(0, m.prefix_.size(), m.prefix_) == 0 ? b.substr(m.prefix_.size()) : b);
+    int32_t id = lookup(merged);
+    if (left < 0 || right < 0 || id < 0)
+      throw std::runtime_error("tokenizer.json: merge " + std::to_string(rank) + " ('" + a + "', '" + b +
+                               "') uses a token missing from the vocabulary");
+    uint64_t key = pair_key(left, right);
+    size_t slot = slot_of(key, m.merge_mask_);
+    while (m.merge_keys_[slot] != kEmpty && m.merge_keys_[slot] != key) slot = (slot + 1) & m.merge_mask_;
+    m.merge_keys_[slot] = key;  // a repeated pair keeps the later rank, as Hugging Face's map does
+    m.merge_values_[slot] = (static_cast<uint64_t>(rank) << 32) | static_cast<uint32_t>(id);
+  }
+  return m;
+}
+
+int32_t BpeModel::token_to_id(std::string_view token) const {
+  auto it = vocab_.find(token);
+  return it == vocab_.end() ? -1 : it->second;
+}
+
+int64_t BpeModel::find_merge(int32_t left, int32_t right) const {
+  uint64_t key = pair_key(left, right);
+  for (size_t slot = slot_of(key, merge_mask_);; slot = (slot + 1) & merge_mask_) {
+    if (merge_keys_[slot] == key) return static_cast<int64_t>(merge_values_[slot]);
+    if (merge_keys_[slot] == kEmpty) return -1;
+  }
+}
+
+void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
+  if (word.empty()) return;
+  if (ignore_merges_) {
+    auto it = vocab_.find(word);
+    if (it != vocab_.end()) {
+      out.push_back(it->second);
+      return;
+    }
+  }
+  const bool cacheable = word.size() <= kMaxCachedWordBytes;
+  if (cacheable) {
+    std::lock_guard<std::mutex> lock(cache_->mutex);
+    auto it = cache_->words.find(word);
+    if (it != cache_->words.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  size_t before = out.size();
+  merge_word(word, out);
+  if (cacheable) {
+    std::lock_guard<std::mutex> lock(cache_->mutex);
+    if (cache_->words.size() >= kMaxCachedWords) cache_->words.clear();
+    cache_->words.emplace(std::string(word), std::vector<int32_t>(out.begin() + before, out.end()));
+  }
+}
+
+void BpeModel::merge_word(std::string_view word, std::vector<int32_t>& out) const {
+  struct Symbol { int32_t id; int32_t prev; int32_t next; bool removed; };
+  thread_local std::vector<Symbol> symbols;
+  symbols.clear();
+  auto add = [&](int32_t id) {
+    int32_t index = static_cast<int32_t>(symbols.size());
+    symbols.push_back({id, index - 1, index + 1, false});
+  };
+
+  if (byte_level_) {
+    for (unsigned char b : word) {
+      if (byte_ids_[b] >= 0) add(byte_ids_[b]);
+      else if (unk_id_ >= 0 && !(fuse_unk_ && !symbols.empty() && symbols.back().id == unk_id_)) add(unk_id_);
+    }
+  } else {
+    // Unknown characters accumulate into one pending <unk> when fuse_unk is set.
+    bool pending_unk = false;
+    std::string piece;
+    for (size_t i = 0; i < word.size();) {
+      size_t start = i;
+      i += std::max<size_t>(1, unicode::valid_sequence_length(word, i));
+      std::string_view ch = word.substr(start, i - start);
+      piece.clear();
+      if (start != 0) piece += prefix_;
+      piece += ch;
+      if (i == word.size()) piece += suffix_;
+      int32_t id = token_to_id(piece);
+      if (id >= 0) {
+        if (pending_unk) { add(unk_id_); pending_unk = false; }
+        add(id);
+        continue;
+      }
+      if (byte_fallback_) {
+        bool all = true;
+        for (unsigned char b : piece) all = all && byte_fallback_ids_[b] >= 0;
+        if (all) {
+          for (unsigned char b : piece) add(byte_fallback_ids_[b]);
+          continue;
+        }
+      }
+      if (unk_id_ >= 0) {
+        if (pending_unk && !fuse_unk_) add(unk_id_);
+        pending_unk = true;
+      }
+    }
+    if (pending_unk) add(unk_id_);
+  }
+  if (symbols.empty()) return;
+  symbols.back().next = -1;
+
+  struct Merge { uint32_t rank; int32_t pos; int32_t new_id; };
+  auto later = [](const Merge& a, const Merge& b) { return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos; };
+  thread_local std::vector<Merge> heap;
+  heap.clear();
+  for (size_t i = 0; i + 1 < symbols.size(); ++i) {
+    int64_t m = find_merge(symbols[i].id, symbols[i + 1].id);
+    if (m >= 0) heap.push_back({static_cast<uint32_t>(m >> 32), static_cast<int32_t>(i), static_cast<int32_t>(m & 0xFFFFFFFF)});
+  }
+  std::make_heap(heap.begin(), heap.end(), later);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    Merge top = heap.back();
+    heap.pop_back();
+    Symbol& left = symbols[top.pos];
+    if (left.removed || left.next < 0) continue;
+    Symbol& right = symbols[left.next];
+    int64_t current = find_merge(left.id, right.id);
+    if (current < 0 || static_cast<int32_t>(current & 0xFFFFFFFF) != top.new_id) continue;  // stale entry
+    left.id = top.new_id;
+    right.removed = true;
+    left.next = right.next;
+    if (left.next >= 0) symbols[left.next].prev = top.pos;
+    if (left.prev >= 0) {
+      int64_t m = find_merge(symbols[left.prev].id, left.id);
+      if (m >= 0) {
+        heap.push_back({static_cast<uint32_t>(m >> 32), left.prev, static_cast<int32_t>(m & 0xFFFFFFFF)});
+        std::push_heap(heap.begin(), heap.end(), later);
+      }
+    }
+    if (left.next >= 0) {
+      int64_t m = find_merge(left.id, symbols[left.next].id);
+      if (m >= 0) {
+        heap.push_back({static_cast<uint32_t>(m >> 32), top.pos, static_cast<int32_t>(m & 0xFFFFFFFF)});
+        std::push_heap(heap.begin(), heap.end(), later);
+      }
+    }
+  }
+  for (const Symbol& s : symbols) if (!s.removed) out.push_back(s.id);
+}
+
+}  // namespace nagent::tok

@@ -1,0 +1,65 @@
+// The BPE model of tokenizer.json: vocabulary, ranked merges, byte fallback, unknown
+// token, ignore_merges, continuing_subword_prefix / end_of_word_suffix. Merging follows
+// Hugging Face tokenizers exactly (a heap of candidate pairs ordered by rank then position,
+// stale entries skipped when the pair at that position no longer forms the same token).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace nagent::tok {
+
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept;
+};
+using TokenMap = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
+
+class BpeModel {
+ public:
+  // byte_level: words arrive as raw bytes (see PreTokenizer::byte_level) and vocabulary
+  // strings are read through the GPT-2 byte-to-unicode mapping.
+  static BpeModel from_json(const nlohmann::json& model, bool byte_level);
+
+  // Appends the ids of one pre-tokenized word. Thread-safe.
+  void tokenize(std::string_view word, std::vector<int32_t>& out) const;
+
+  // Model vocabulary as written in tokenizer.json (ids without a token give "").
+  const std::vector<std::string>& id_to_token() const { return id_to_token_; }
+  int32_t token_to_id(std::string_view token) const;  // -1 when absent
+
+ private:
+  void merge_word(std::string_view word, std::vector<int32_t>& out) const;
+  int64_t find_merge(int32_t left, int32_t right) const;  // rank << 32 | new id, or -1
+
+  TokenMap vocab_;  // keyed by what the model sees: raw bytes when byte_level
+  std::vector<std::string> id_to_token_;
+  // Open-addressed table: (left id, right id) -> rank << 32 | merged id.
+  std::vector<uint64_t> merge_keys_;
+  std::vector<uint64_t> merge_values_;
+  uint64_t merge_mask_ = 0;
+  int32_t byte_ids_[256];  // byte_level: id of each single byte, -1 if absent
+  bool byte_level_ = false;
+  bool byte_fallback_ = false;
+  bool ignore_merges_ = false;
+  bool fuse_unk_ = false;
+  int32_t unk_id_ = -1;
+  int32_t byte_fallback_ids_[256];  // <0xNN> tokens
+  std::string prefix_, suffix_;  // continuing_subword_prefix, end_of_word_suffix
+
+  // Words seen before (most text repeats its words), bounded.
+  struct WordCache {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> words;
+  };
+  std::unique_ptr<WordCache> cache_ = std::make_unique<WordCache>();
+};
+
+}  // namespace nagent::tok
