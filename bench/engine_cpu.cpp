@@ -1,0 +1,219 @@
+// CPU throughput of the embedded NemotronH engine at batch 1: load time, prefill and decode
+// tokens/s, against two baselines measured in the same run: the memory-bandwidth roofline of
+// decode (every weight byte read once per token, at the copy bandwidth measured here) and,
+// when given --torch FILE (scripts/engine_reference/bench_torch.py's JSON from the same
+// machine and run), PyTorch eager.
+//
+//   bench_engine_cpu [--model DIR] [--threads N] [--prefill N] [--decode N] [--torch FILE]
+// Without --model it writes a ~100M-parameter random BF16 checkpoint (the bench_torch.py shape)
+// to a temporary directory first.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/cpu_kernels.h"
+#include "engine/engine_session.h"
+#include "engine/nemotronh.h"
+#include "engine/safetensors.h"
+
+using namespace nagent::engine;
+namespace fs = std::filesystem;
+
+namespace {
+
+double now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// The bench_torch.py shape: H 768, 14 layers M-M-M*-M-M-M*-, vocab 32000 (~104M parameters).
+std::string write_random_checkpoint() {
+  const fs::path dir = fs::temp_directory_path() / ("nagent_bench_ckpt_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const int64_t H = 768, V = 32000, Hm = 24, P = 64, N = 64, G = 4, K = 4, Hq = 12, Hkv = 4, hd = 64, I = 3072;
+  const std::string pattern = "M-M-M*-M-M-M*-";
+  nlohmann::json cfg = {{"model_type", "nemotron_h"}, {"vocab_size", V}, {"hidden_size", H},
+                        {"hybrid_override_pattern", pattern}, {"num_attention_heads", Hq},
+                        {"num_key_value_heads", Hkv}, {"head_dim", hd}, {"intermediate_size", I},
+                        {"ssm_state_size", N}, {"mamba_num_heads", Hm}, {"mamba_head_dim", P}, {"n_groups", G},
+                        {"conv_kernel", K}, {"chunk_size", 128}, {"torch_dtype", "bfloat16"}};
+  std::ofstream(dir / "config.json") << cfg.dump(2);
+  std::vector<std::pair<std::string, std::vector<int64_t>>> specs = {{"backbone.embeddings.weight", {V, H}},
+                                                                     {"backbone.norm_f.weight", {H}},
+                                                                     {"lm_head.weight", {V, H}}};
+  const int64_t d_inner = Hm * P, conv = d_inner + 2 * G * N;
+  for (size_t l = 0; l < pattern.size(); ++l) {
+    const std::string p = "backbone.layers." + std::to_string(l) + ".";
+    specs.push_back({p + "norm.weight", {H}});
+    const std::string m = p + "mixer.";
+    if (pattern[l] == 'M') {
+      for (auto& s : std::vector<std::pair<std::string, std::vector<int64_t>>>{
+               {"in_proj.weight", {2 * d_inner + 2 * G * N + Hm, H}}, {"conv1d.weight", {conv, 1, K}},
+               {"conv1d.bias", {conv}}, {"A_log", {Hm}}, {"dt_bias", {Hm}}, {"D", {Hm}},
+               {"norm.weight", {d_inner}}, {"out_proj.weight", {H, d_inner}}})
+        specs.push_back({m + s.first, s.second});
+    } else if (pattern[l] == '*') {
+      specs.push_back({m + "q_proj.weight", {Hq * hd, H}});
+      specs.push_back({m + "k_proj.weight", {Hkv * hd, H}});
+      specs.push_back({m + "v_proj.weight", {Hkv * hd, H}});
+      specs.push_back({m + "o_proj.weight", {H, Hq * hd}});
+    } else {
+      specs.push_back({m + "up_proj.weight", {I, H}});
+      specs.push_back({m + "down_proj.weight", {H, I}});
+    }
+  }
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<uint16_t>> data;
+  std::vector<TensorToWrite> tensors;
+  for (const auto& [name, shape] : specs) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    const float scale = shape.size() == 2 ? 1.0f / std::sqrt(static_cast<float>(shape[1])) : 0.1f;
+    std::vector<uint16_t> v(static_cast<size_t>(n));
+    for (auto& x : v) x = f32_to_bf16(normal(rng) * scale + (shape.size() == 1 ? 1.0f : 0.0f));
+    data.push_back(std::move(v));
+    tensors.push_back({name, DType::BF16, shape, data.back().data()});
+  }
+  write_safetensors((dir / "model.safetensors").string(), tensors);
+  return dir.string();
+}
+
+// Copy bandwidth (bytes read + written per second) over a buffer far larger than the caches.
+double copy_bandwidth(ThreadPool& pool) {
+  const size_t n = size_t(1) << 28;  // 256 MiB each way
+  std::vector<char> a(n, 1), b(n, 0);
+  double best = 1e9;
+  for (int rep = 0; rep < 3; ++rep) {
+    const double t0 = now();
+    const int64_t parts = pool.size() * 4;
+    pool.run(parts, [&](int64_t i) {
+      const size_t lo = n * i / parts, hi = n * (i + 1) / parts;
+      std::memcpy(&b[lo], &a[lo], hi - lo);
+    });
+    best = std::min(best, now() - t0);
+  }
+  return 2.0 * n / best;
+}
+
+size_t weight_bytes_per_token(const ModelWeights& w) {
+  size_t bytes = w.lm_head.bytes();
+  for (const auto& l : w.layers) {
+    switch (l.type) {
+      case LayerType::kMamba: bytes += l.mamba.in_proj.bytes() + l.mamba.out_proj.bytes(); break;
+      case LayerType::kAttention:
+        bytes += l.attention.q.bytes() + l.attention.k.bytes() + l.attention.v.bytes() + l.attention.o.bytes();
+        break;
+      case LayerType::kMlp: bytes += l.mlp.up.bytes() + l.mlp.down.bytes(); break;
+      case LayerType::kMoe: {
+        // Active experts only: k routed + shared + latent projections.
+        const auto& e = l.moe;
+        const size_t expert = e.experts.empty() ? 0 : e.experts[0].up.bytes() + e.experts[0].down.bytes();
+        bytes += expert * static_cast<size_t>(w.config.num_experts_per_tok) +
+                 (e.has_shared ? e.shared.up.bytes() + e.shared.down.bytes() : 0) +
+                 (e.latent ? e.fc1_latent.bytes() + e.fc2_latent.bytes() : 0);
+        break;
+      }
+    }
+  }
+  return bytes;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string model_dir, torch_file;
+  int threads = 0;
+  int64_t prefill = 128, decode = 32;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "bench_engine_cpu: %s needs a value\n", a.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--model") model_dir = next();
+    else if (a == "--threads") threads = std::stoi(next());
+    else if (a == "--prefill") prefill = std::stoll(next());
+    else if (a == "--decode") decode = std::stoll(next());
+    else if (a == "--torch") torch_file = next();
+    else {
+      std::fprintf(stderr, "usage: bench_engine_cpu [--model DIR] [--threads N] [--prefill N] [--decode N] [--torch FILE]\n");
+      return 2;
+    }
+  }
+  const bool own = model_dir.empty();
+  if (own) model_dir = write_random_checkpoint();
+
+  EngineOptions opts;
+  opts.threads = threads;
+  const double t_load0 = now();
+  auto model = NemotronH::load(model_dir, opts);
+  const double load_s = now() - t_load0;
+  const ModelConfig& c = model->config();
+  const int64_t V = c.vocab_size;
+  std::printf("model %s: %s, %zu MB mapped, dtype %s; %d threads, matmul %s\n", model_dir.c_str(),
+              c.pattern().c_str(), model->weights().mapped_bytes >> 20, c.torch_dtype.c_str(), model->pool().size(),
+              matmul_isa());
+  std::printf("load (parse + validate + mmap, weights not read): %.1f ms\n", load_s * 1e3);
+
+  std::mt19937 rng(1);
+  std::vector<int32_t> prompt(static_cast<size_t>(prefill));
+  for (auto& t : prompt) t = static_cast<int32_t>(3 + rng() % (V - 3));
+  double best_prefill = 1e9, best_decode = 1e9, first_token = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    EngineSession s(*model);
+    const double t0 = now();
+    s.append(prompt);
+    const double t1 = now();
+    if (rep == 0) first_token = t1 - t0;
+    int32_t next = static_cast<int32_t>(std::max_element(s.last_logits().begin(), s.last_logits().end()) -
+                                        s.last_logits().begin());
+    const double t2 = now();
+    for (int64_t i = 0; i < decode; ++i) {
+      const auto& l = s.append(&next, 1);
+      next = static_cast<int32_t>(std::max_element(l.begin(), l.end()) - l.begin());
+    }
+    const double t3 = now();
+    best_prefill = std::min(best_prefill, t1 - t0);
+    best_decode = std::min(best_decode, t3 - t2);
+  }
+  const double prefill_tps = prefill / best_prefill, decode_tps = decode / best_decode;
+  std::printf("first token after load (cold pages, %lld-token prompt): %.1f ms\n", static_cast<long long>(prefill),
+              first_token * 1e3);
+  std::printf("prefill %lld tokens: %.1f tok/s\n", static_cast<long long>(prefill), prefill_tps);
+  std::printf("decode  %lld tokens: %.2f tok/s\n", static_cast<long long>(decode), decode_tps);
+
+  const double bw = copy_bandwidth(model->pool());
+  const size_t per_token = weight_bytes_per_token(model->weights());
+  // Decode reads each weight byte once: at most half the copy bandwidth (which counts read+write).
+  const double roofline = (bw / 2.0) / static_cast<double>(per_token);
+  std::printf("baseline roofline: %.1f GB/s copy, %.1f MB weights/token -> %.1f tok/s; decode at %.0f%% of it\n",
+              bw / 1e9, per_token / 1e6, roofline, 100.0 * decode_tps / roofline);
+
+  if (!torch_file.empty()) {
+    std::ifstream in(torch_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const auto j = nlohmann::json::parse(ss.str());
+    const std::string dt = c.torch_dtype == "bfloat16" ? "bf16" : "fp32";
+    if (j.contains(dt)) {
+      const double tp = j[dt]["prefill_tok_s"].get<double>(), td = j[dt]["decode_tok_s"].get<double>();
+      std::printf("baseline PyTorch eager %s (%d threads): prefill %.1f tok/s, decode %.2f tok/s\n", dt.c_str(),
+                  j["threads"].get<int>(), tp, td);
+      std::printf("ratio engine / PyTorch eager: prefill %.2fx, decode %.2fx\n", prefill_tps / tp, decode_tps / td);
+    }
+  }
+  if (own) fs::remove_all(model_dir);
+  return 0;
+}
