@@ -1,5 +1,7 @@
 #include "agent/journal.h"
 
+#include <chrono>
+
 namespace nagent {
 
 Journal::Journal(SessionStore& store, std::string session_id, std::vector<StoredEvent> history)
@@ -13,7 +15,8 @@ Journal::Journal(SessionStore& store, std::string session_id, std::vector<Stored
 int64_t Journal::record(const std::string& type, json data) {
   int64_t seq = store_.append(session_id_, type, data);
   if (!observers_.empty()) {
-    StoredEvent e{seq, 0, type, std::move(data)};
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    StoredEvent e{seq, now, type, std::move(data)};
     for (auto& o : observers_) o(e);
   }
   return seq;

@@ -191,6 +191,36 @@ int api_agent_run(lua_State* L, Runtime& rt) {
 
 // ---- files, output -------------------------------------------------------------------
 
+sandbox::Result run_git(Runtime& rt, std::vector<std::string> argv) {
+  sandbox::Command cmd;
+  cmd.argv = std::move(argv);
+  cmd.workdir = rt.host.context.workspace.root().string();
+  cmd.timeout_s = 60;
+  return rt.host.context.runner.run(cmd);
+}
+
+// The workspace's changes against HEAD as a unified diff, new (untracked) files included.
+int api_git_diff(lua_State* L, Runtime& rt) {
+  sandbox::Result tracked = run_git(rt, {"git", "diff", "HEAD"});
+  if (!tracked.ok())
+    throw ApiError("nagent.git_diff: git diff failed (is the workspace a git repository with a commit?): " +
+                   tracked.stderr_data.substr(0, 300));
+  std::string diff = tracked.stdout_data;
+  sandbox::Result untracked = run_git(rt, {"git", "ls-files", "--others", "--exclude-standard", "-z"});
+  const std::string& list = untracked.stdout_data;
+  for (size_t pos = 0; pos < list.size();) {
+    size_t end = list.find('\0', pos);
+    if (end == std::string::npos) end = list.size();
+    std::string path = list.substr(pos, end - pos);
+    pos = end + 1;
+    if (path.empty()) continue;
+    // --no-index exits 1 when the files differ, which they always do here.
+    diff += run_git(rt, {"git", "diff", "--no-index", "--", "/dev/null", path}).stdout_data;
+  }
+  lua_pushlstring(L, diff.data(), diff.size());
+  return 1;
+}
+
 int api_read_file(lua_State* L, Runtime& rt) {
   std::string path = arg_string(L, 1, "nagent.read_file: the path");
   std::string error;
@@ -308,6 +338,7 @@ RecipeOutcome run_recipe(const std::string& path, const json& args, RecipeHost& 
   set_function<api_tool>(L, rt, "tool");
   set_function<api_read_file>(L, rt, "read_file");
   set_function<api_write_file>(L, rt, "write_file");
+  set_function<api_git_diff>(L, rt, "git_diff");
   set_function<api_log>(L, rt, "log");
   set_function<api_print>(L, rt, "print");
   lua_pushvalue(L, -1);

@@ -7,6 +7,7 @@
 //   nagent.tool(name, args)          -> {ok, output, exit_code, data}  (a built-in tool)
 //   nagent.read_file(path)           -> text | nil, error   (workspace-confined)
 //   nagent.write_file(path, text)
+//   nagent.git_diff()                -> the workspace's changes against HEAD (new files too)
 //   nagent.log(text)                 progress line on stderr, and an event
 //   nagent.print(text)               the recipe's report on stdout
 // The recipe returns true/false or {ok=bool, summary=string}. It cannot run host commands

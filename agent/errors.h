@@ -1,0 +1,13 @@
+// Error kinds that decide nagent's exit code: a ConfigError (bad flag value, missing
+// endpoint, unknown policy) exits 2; BackendError, SandboxError and StoreError exit 3.
+#pragma once
+
+#include <stdexcept>
+
+namespace nagent {
+
+struct ConfigError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+}  // namespace nagent

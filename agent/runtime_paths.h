@@ -1,0 +1,14 @@
+// Where nagent finds its shipped data (recipes/, policies/): $NAGENT_DATA_DIR, else the
+// source tree it was built from.
+#pragma once
+
+#include <string>
+
+namespace nagent {
+
+std::string data_dir();
+// A recipe file path as given, or NAME / NAME.lua under data_dir()/recipes. Throws
+// ConfigError listing the shipped recipes when neither exists.
+std::string resolve_recipe(const std::string& name_or_path);
+
+}  // namespace nagent
