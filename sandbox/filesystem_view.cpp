@@ -84,6 +84,9 @@ void FilesystemView::add_tmpfs(const std::string& path, const std::string& optio
 }
 
 FilesystemView::FilesystemView(const Policy& policy, const std::string& workspace) {
+  for (const char* reserved : {"/", "/proc", "/dev"})
+    if (workspace == reserved)
+      throw SandboxError("workspace " + workspace + " cannot be sandboxed (it would expose the host); use a project directory");
   // Everything that becomes a mount, sorted parents-first below.
   struct Entry {
     enum Kind { kBind, kSymlink, kTmp, kDev, kProc } kind;
@@ -136,7 +139,7 @@ FilesystemView::FilesystemView(const Policy& policy, const std::string& workspac
   };
   for (const auto& b : binds) add_host_path(add_host_path, b.path, b.writable, b.optional, 0);
   entries.push_back({Entry::kBind, workspace, policy.workspace_writable, true, ""});
-  entries.push_back({Entry::kTmp, "/tmp", true, true, ""});
+  if (workspace != "/tmp") entries.push_back({Entry::kTmp, "/tmp", true, true, ""});  // else /tmp is the workspace
   entries.push_back({Entry::kDev, "/dev", false, true, ""});
   entries.push_back({Entry::kProc, "/proc", false, true, ""});
   // A bind inside another bind of the same mode adds nothing (a toolchain found under

@@ -2,6 +2,7 @@
 // executes programs (shell, run_tests, Lua tool handlers) goes through a Runner.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -22,19 +23,22 @@ struct Command {
   uint64_t output_cap_bytes = 4u << 20;     // per stream; beyond it bytes are counted, not kept
   bool passthrough_stdio = false;           // the caller's stdin/stdout/stderr, not captured
                                             // (stdin_data and the caps are then unused)
+  const std::atomic<bool>* cancel = nullptr;  // when it becomes true (e.g. on Ctrl-C), the
+                                              // run is stopped as at the timeout
 };
 
 struct Result {
   int exit_code = -1;        // valid when !signaled
   int signal = 0;            // terminating signal, 0 if exited
   bool timed_out = false;
+  bool cancelled = false;    // stopped through Command::cancel
   std::string stdout_data;
   std::string stderr_data;
   uint64_t stdout_dropped = 0;  // bytes beyond the cap
   uint64_t stderr_dropped = 0;
   double duration_ms = 0;
   std::string note;          // e.g. which limits could not be applied on this host
-  bool ok() const { return !signaled() && !timed_out && exit_code == 0; }
+  bool ok() const { return !signaled() && !timed_out && !cancelled && exit_code == 0; }
   bool signaled() const { return signal != 0; }
 };
 

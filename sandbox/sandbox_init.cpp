@@ -1,8 +1,10 @@
 #include "sandbox/sandbox_init.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -87,6 +89,8 @@ int exec_command(void* arg) {
 }  // namespace
 
 void run_init(const InitPlan& plan) noexcept {
+  // If the runner's thread dies (nagent killed), the run dies with it.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
   ::setsid();  // no controlling terminal: /dev/tty cannot reach the caller's terminal
   if (plan.network_namespace_fd >= 0 && ::setns(plan.network_namespace_fd, CLONE_NEWNET) != 0) {
     send_report(plan.report_fd, ChildReport::kSetupFailed, "enter the network namespace", nullptr, errno);
@@ -96,6 +100,10 @@ void run_init(const InitPlan& plan) noexcept {
     send_report(plan.report_fd, ChildReport::kSetupFailed, "set up descriptors", nullptr, errno);
     ::_exit(125);
   }
+  // The runner may have died before PR_SET_PDEATHSIG took effect: then the report pipe
+  // has no reader left (getppid() cannot tell, it is 0 in a new PID namespace).
+  pollfd reader{kReportFd, POLLOUT, 0};
+  if (::poll(&reader, 1, 0) == 1 && (reader.revents & POLLERR)) ::_exit(125);
   ReportTo report{kReportFd};
   auto fail = [](bool ok) {
     if (!ok) ::_exit(125);

@@ -22,6 +22,10 @@ class SeccompProgram {
   int install() const noexcept;
 
   size_t instructions() const { return filter_.size(); }
+  // The raw cBPF program, as seccomp_export_bpf writes it (what `bwrap --seccomp FD` reads).
+  std::string bytes() const {
+    return std::string(reinterpret_cast<const char*>(filter_.data()), filter_.size() * sizeof(sock_filter));
+  }
 
  private:
   std::vector<sock_filter> filter_;

@@ -17,6 +17,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How often Command::cancel is looked at.
+constexpr int kCancelPollMs = 50;
+
 // After the main process exits, descendants that escaped the tree signal (a plain run's
 // setsid) may still hold the pipes; this bounds how long we wait for them to close.
 constexpr auto kDrainAfterExit = std::chrono::milliseconds(250);
@@ -125,6 +128,7 @@ int supervise(Child& child, const Command& cmd, const SignalTree& signal_tree, R
     } else if (has_timeout) {
       wait_ms = ms_until(deadline);
     }
+    if (cmd.cancel && !exited && (wait_ms < 0 || wait_ms > kCancelPollMs)) wait_ms = kCancelPollMs;
     int ready = ::poll(fds, n, wait_ms);
     if (ready < 0 && errno != EINTR) throw SandboxError(std::string("poll: ") + std::strerror(errno));
 
@@ -133,8 +137,9 @@ int supervise(Child& child, const Command& cmd, const SignalTree& signal_tree, R
       if (kill_at != Clock::time_point{} && now >= kill_at) {
         signal_tree(SIGKILL);
         killed = true;
-      } else if (kill_at == Clock::time_point{} && has_timeout && now >= deadline) {
-        result.timed_out = true;
+      } else if (kill_at == Clock::time_point{} &&
+                 ((has_timeout && now >= deadline) || (cmd.cancel && cmd.cancel->load()))) {
+        (has_timeout && now >= deadline ? result.timed_out : result.cancelled) = true;
         signal_tree(SIGTERM);
         kill_at = now + grace;
         if (grace.count() == 0) {

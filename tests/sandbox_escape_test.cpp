@@ -174,12 +174,13 @@ TEST_CASE("escape: host processes are not visible in /proc") {
   std::string marker = "nagent-host-marker-" + std::to_string(::getpid());
   pid_t host = ::fork();
   if (host == 0) {
-    ::execl("/bin/sh", "sh", "-c", ("sleep 30 # " + marker).c_str(), nullptr);
+    ::setpgid(0, 0);  // so the shell and its sleep are killed together below
+    ::execl("/bin/sh", "sh", "-c", ("sleep 30; : " + marker).c_str(), nullptr);
     ::_exit(127);
   }
   Sandbox sb;
   auto r = sb.run("cat /proc/[0-9]*/cmdline | tr '\\0' ' '; echo; ls -d /proc/[0-9]* | wc -l");
-  ::kill(host, SIGKILL);
+  ::kill(-host, SIGKILL);
   ::waitpid(host, nullptr, 0);
   CHECK(r.stdout_data.find(marker) == std::string::npos);
   // sh, cat, tr, ls, wc and init: a handful, not the host's hundreds.

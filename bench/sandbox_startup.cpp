@@ -1,0 +1,179 @@
+// Start-up cost of the sandbox: spawn /bin/true, wait, reap, measured side by side (runs
+// interleaved, so load on the machine hits every variant alike) for
+//   fork+exec      the baseline: fork(), execv("/bin/true"), waitpid()
+//   plain runner   make_plain_runner() (policy none): pipes, poll, process group
+//   nagent default make_runner(default policy): namespaces, mounts, seccomp, cgroups
+//   bwrap          bubblewrap with the equivalent view, namespaces and the same seccomp program
+// and then a 100-test Python unittest suite inside the default sandbox against outside it.
+//
+// usage: bench_sandbox_startup [RUNS (default 1000)] [SUITE_REPEATS (default 10)]
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nagent/version.h"
+#include "sandbox/policy.h"
+#include "sandbox/seccomp_filter.h"
+
+namespace fs = std::filesystem;
+using namespace nagent::sandbox;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v[static_cast<size_t>(p * static_cast<double>(v.size() - 1))];
+}
+
+// fork + exec + wait of argv, stdout/stderr to /dev/null; returns the exit status.
+int spawn_and_wait(const std::vector<std::string>& args, const std::vector<int>& keep_fds = {}) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    for (int fd : keep_fds) ::fcntl(fd, F_SETFD, 0);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return status;
+}
+
+// bwrap arguments equivalent to the default policy's view: the same binds, a private
+// /tmp, /dev and /proc, all namespaces, no capabilities, the same seccomp program (fd).
+std::vector<std::string> bwrap_args(const Policy& policy, const std::string& workspace, int seccomp_fd) {
+  std::vector<std::string> a = {"/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+                                "--cap-drop", "ALL"};
+  for (const auto& b : policy.binds) {
+    std::error_code ec;
+    auto status = fs::symlink_status(b.path, ec);
+    if (ec || !fs::exists(status)) continue;
+    if (fs::is_symlink(status)) {
+      a.insert(a.end(), {"--symlink", fs::read_symlink(b.path).string(), b.path});
+    } else {
+      a.insert(a.end(), {b.writable ? "--bind" : "--ro-bind", b.path, b.path});
+    }
+  }
+  a.insert(a.end(), {"--tmpfs", "/tmp", "--bind", workspace, workspace, "--dev", "/dev", "--proc", "/proc",
+                     "--chdir", workspace, "--seccomp", std::to_string(seccomp_fd), "/bin/true"});
+  return a;
+}
+
+struct Variant {
+  const char* name;
+  std::function<void()> run;
+  std::vector<double> ms;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int runs = argc > 1 ? std::atoi(argv[1]) : 1000;
+  int suite_repeats = argc > 2 ? std::atoi(argv[2]) : 10;
+  std::string tmpl = (fs::temp_directory_path() / "nagent-bench-XXXXXX").string();
+  std::string workspace = ::mkdtemp(tmpl.data());
+
+  Policy policy = load_policy(std::string(NAGENT_DEFAULT_DATA_DIR) + "/policies/default.lua");
+  auto sandbox = make_runner(policy, workspace);
+  auto plain = make_plain_runner();
+
+  // bwrap gets the same compiled seccomp program, from a memfd rewound before each run.
+  std::string bpf = SeccompProgram::build({}).bytes();
+  int seccomp_fd = ::memfd_create("bench-seccomp", 0);
+  if (::write(seccomp_fd, bpf.data(), bpf.size()) != static_cast<ssize_t>(bpf.size())) return 1;
+  std::vector<std::string> bwrap = bwrap_args(policy, workspace, seccomp_fd);
+  bool have_bwrap = fs::exists(bwrap[0]);
+
+  Command t;
+  t.argv = {"/bin/true"};
+  t.workdir = workspace;
+  auto check = [](const Result& r) {
+    if (!r.ok()) std::fprintf(stderr, "run failed: %s\n", r.stderr_data.c_str()), std::exit(1);
+  };
+  std::vector<Variant> variants = {
+      {"fork+exec", [] { spawn_and_wait({"/bin/true"}); }, {}},
+      {"plain runner (none)", [&] { check(plain->run(t)); }, {}},
+      {"nagent default", [&] { check(sandbox->run(t)); }, {}},
+  };
+  if (have_bwrap) {
+    if (::lseek(seccomp_fd, 0, SEEK_SET) != 0 || spawn_and_wait(bwrap, {seccomp_fd}) != 0) {
+      std::fprintf(stderr, "bwrap does not run here; leaving it out\n");
+    } else {
+      variants.push_back({"bwrap (equivalent)", [&] {
+                            ::lseek(seccomp_fd, 0, SEEK_SET);
+                            spawn_and_wait(bwrap, {seccomp_fd});
+                          }, {}});
+    }
+  }
+  for (int i = 0; i < runs; ++i)
+    for (auto& v : variants) {
+      auto start = Clock::now();
+      v.run();
+      v.ms.push_back(ms_since(start));
+    }
+  std::printf("start-up: spawn /bin/true, wait, reap; %d runs of each, interleaved\n", runs);
+  double base = percentile(variants[0].ms, 0.5);
+  for (auto& v : variants)
+    std::printf("  %-22s p50 %7.3f ms  p99 %7.3f ms  overhead over fork+exec (p50) %+7.3f ms\n", v.name,
+                percentile(v.ms, 0.5), percentile(v.ms, 0.99), percentile(v.ms, 0.5) - base);
+  if (variants.size() == 4)
+    std::printf("  nagent default / bwrap (p50): %.2f\n", percentile(variants[2].ms, 0.5) / percentile(variants[3].ms, 0.5));
+
+  // A 100-test Python suite (each test does a little computing and file I/O in /tmp),
+  // run with the same interpreter outside (plain runner) and inside the default sandbox.
+  std::ofstream suite(fs::path(workspace) / "test_suite.py");
+  suite << "import hashlib, os, tempfile, unittest\n"
+           "class Suite(unittest.TestCase):\n"
+           "    pass\n"
+           "def make(i):\n"
+           "    def test(self):\n"
+           "        data = hashlib.sha256(str(i).encode()).digest() * 2000\n"
+           "        with tempfile.NamedTemporaryFile() as f:\n"
+           "            f.write(data); f.flush()\n"
+           "            self.assertEqual(os.path.getsize(f.name), len(data))\n"
+           "        self.assertEqual(sum(range(20000 + i)), (20000 + i) * (19999 + i) // 2)\n"
+           "    return test\n"
+           "for i in range(100):\n"
+           "    setattr(Suite, 'test_%03d' % i, make(i))\n";
+  suite.close();
+  Command py;
+  py.argv = {"python3", "-m", "unittest", "-q", "test_suite"};
+  py.workdir = workspace;
+  std::vector<double> outside, inside;
+  for (int i = 0; i < suite_repeats; ++i) {
+    auto a = plain->run(py);
+    auto b = sandbox->run(py);
+    if (!a.ok() || !b.ok() || a.stderr_data.find("Ran 100 tests") == std::string::npos ||
+        b.stderr_data.find("Ran 100 tests") == std::string::npos) {
+      std::fprintf(stderr, "suite failed:\n%s\n%s\n", a.stderr_data.c_str(), b.stderr_data.c_str());
+      return 1;
+    }
+    outside.push_back(a.duration_ms);
+    inside.push_back(b.duration_ms);
+  }
+  double o = percentile(outside, 0.5), in = percentile(inside, 0.5);
+  std::printf("100-test Python suite (python3 -m unittest), %d runs each, interleaved\n", suite_repeats);
+  std::printf("  outside (plain runner)  p50 %8.1f ms\n  inside (default)        p50 %8.1f ms\n  overhead %+.1f%%\n", o,
+              in, (in / o - 1) * 100);
+  fs::remove_all(workspace);
+  return 0;
+}
