@@ -158,6 +158,7 @@ OpenAIClient::OpenAIClient(OpenAIClientConfig config) : config_(std::move(config
   config_.endpoint = origin_ + base_path_;
   if (config_.retry.max_retries < 0) config_.retry.max_retries = 0;
   context_window_ = config_.context_window;
+  window_asked_ = context_window_ > 0;
   if (config_.model.empty()) {
     const json models = with_retries([&] { return attempt_models(); }, nullptr).body;
     std::vector<const json*> bases;  // vLLM also lists LoRA adapters, with their base as "parent"
@@ -174,13 +175,20 @@ OpenAIClient::OpenAIClient(OpenAIClientConfig config) : config_(std::move(config
     }
     config_.model = bases[0]->value("id", "");
     if (context_window_ == 0) context_window_ = context_window_of(*bases[0]);
-  } else if (context_window_ == 0) {
-    // Best effort: servers without /models (or without a length in it) leave the window unknown.
-    Outcome o = attempt_models();
-    if (o.kind == Outcome::Ok)
-      for (const auto& entry : o.body["data"])
-        if (entry.is_object() && entry.value("id", "") == config_.model) context_window_ = context_window_of(entry);
+    window_asked_ = true;
+  } else if (!window_asked_) {
+    window_asked_ = look_up_context_window();
   }
+}
+
+bool OpenAIClient::look_up_context_window() {
+  Outcome o = attempt_models();
+  if (o.kind == Outcome::Retry && o.unreachable) return false;
+  // Servers without /models (or without a length in it) leave the window unknown.
+  if (o.kind == Outcome::Ok)
+    for (const auto& entry : o.body["data"])
+      if (entry.is_object() && entry.value("id", "") == config_.model) context_window_ = context_window_of(entry);
+  return true;
 }
 
 std::string OpenAIClient::describe() const {
@@ -224,6 +232,8 @@ ChatReply OpenAIClient::chat(const ChatRequest& request, const DeltaCallback& on
   };
   ChatReply reply = with_retries(attempt, on_delta).reply;
   if (reply.model.empty()) reply.model = config_.model;
+  // The server was down when this client was made (started together with it): ask now.
+  if (!window_asked_) window_asked_ = look_up_context_window();
   return reply;
 }
 
@@ -464,7 +474,7 @@ std::string OpenAIClient::rejection(int status, const std::string& message, bool
   if (contains_any(message, {"context length", "context window", "maximum context", "max_model_len", "too long",
                              "too many tokens"}))
     return line + "; the conversation no longer fits the model's context window" +
-           (context_window_ > 0 ? " of " + std::to_string(context_window_) + " tokens" : "");
+           (context_window_ > 0 ? " of " + std::to_string(context_window_.load()) + " tokens" : "");
   if (list_models && contains_any(message, {"model"}) && contains_any(message, {"not exist", "not found", "unknown", "invalid", "not a valid"}))
     return line + served_models_hint();
   if (status == 404) return line + "; --endpoint should be the API base, like http://host:8000/v1";

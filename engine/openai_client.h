@@ -46,7 +46,8 @@ class OpenAIClient : public Backend {
  public:
   // Validates the endpoint (std::invalid_argument naming what is wrong) and asks the
   // server's /models for the model name when config.model is empty (BackendError if that
-  // fails) and for the context window (best effort, one attempt).
+  // fails) and for the context window (best effort, one attempt; asked again after the
+  // first reply if the server was not up yet).
   explicit OpenAIClient(OpenAIClientConfig config);
 
   // Safe to call from several threads at once (each call uses its own connection).
@@ -68,6 +69,8 @@ class OpenAIClient : public Backend {
   // message says the model is unknown (costs one GET /models).
   std::string rejection(int status, const std::string& message, bool list_models) const;
   std::string served_models_hint() const;
+  // Reads the context window from GET /models (one attempt); false: no answer, ask later.
+  bool look_up_context_window();
   // A failed exchange in words a user can act on: retry (connection trouble) or fail (TLS
   // setup, unknown host, read timeout).
   Outcome transport_failure(httplib::Error error, bool answered, bool timed_out) const;
@@ -76,7 +79,9 @@ class OpenAIClient : public Backend {
   std::string origin_;     // "https://host:port": what httplib connects to
   std::string host_;       // "host", for error messages
   std::string base_path_;  // "/v1": prefixed to every request path
-  int64_t context_window_ = 0;
+  // Read by context_window() while chat() may fill it in on another thread.
+  std::atomic<int64_t> context_window_{0};
+  std::atomic<bool> window_asked_{false};  // /models answered (or the window was configured)
   std::atomic<bool> no_tool_parser_{false};  // the server refused tool_choice "auto"
 };
 

@@ -414,6 +414,20 @@ TEST_CASE("OpenAIClient asks /models for the model and its context window", "[cl
   CHECK(OpenAIClient(config).context_window() == 4096);
 }
 
+TEST_CASE("OpenAIClient learns the context window after the first reply when the server started late", "[client]") {
+  int port = 0;
+  {
+    ScriptedServer probe;  // find a free port
+    port = probe.port();
+  }
+  OpenAIClient client(config_for("http://127.0.0.1:" + std::to_string(port) + "/v1"));
+  CHECK(client.context_window() == 0);  // nothing listening yet
+  ScriptedServer server(port);
+  server.push({.content = "ok"});
+  client.chat(user_request("hi"), nullptr);
+  CHECK(client.context_window() == 131072);
+}
+
 TEST_CASE("OpenAIClient retries a 500 and succeeds", "[client][retry]") {
   ScriptedServer server;
   server.push({.http_status = 500});

@@ -212,7 +212,7 @@ struct ScriptedServer::State {
   }
 };
 
-ScriptedServer::ScriptedServer() : state_(std::make_unique<State>()) {
+ScriptedServer::ScriptedServer(int port) : state_(std::make_unique<State>()) {
   State& s = *state_;
   // Short keep-alive so that the destructor never waits long on an idle client connection.
   s.server.set_keep_alive_timeout(1);
@@ -224,8 +224,12 @@ ScriptedServer::ScriptedServer() : state_(std::make_unique<State>()) {
                                           {"max_model_len", 131072}}})}};
     res.set_content(models.dump(), "application/json");
   });
-  s.port = s.server.bind_to_any_port("127.0.0.1");
-  if (s.port <= 0) throw std::runtime_error("ScriptedServer: cannot bind a port on 127.0.0.1");
+  if (port == 0) {
+    s.port = s.server.bind_to_any_port("127.0.0.1");
+  } else if (s.server.bind_to_port("127.0.0.1", port)) {
+    s.port = port;
+  }
+  if (s.port <= 0) throw std::runtime_error("ScriptedServer: cannot bind " + std::string(port ? "port " + std::to_string(port) : "a port") + " on 127.0.0.1");
   s.thread = std::thread([&s] { s.server.listen_after_bind(); });
   // stop() before the listen loop started would be lost and the join would hang.
   while (!s.server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

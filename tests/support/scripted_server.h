@@ -38,7 +38,7 @@ struct ScriptedReply {
 
 class ScriptedServer {
  public:
-  ScriptedServer();
+  explicit ScriptedServer(int port = 0);  // 0: a free port
   ~ScriptedServer();
   ScriptedServer(const ScriptedServer&) = delete;
   ScriptedServer& operator=(const ScriptedServer&) = delete;
