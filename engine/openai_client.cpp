@@ -28,14 +28,18 @@ std::string seconds_text(milliseconds ms) {
   return std::to_string(tenths / 10) + (tenths % 10 ? "." + std::to_string(tenths % 10) : "") + " s";
 }
 
-// One line of at most `limit` bytes: error messages end up in a terminal and in logs.
+// One line of at most `limit` bytes: error messages end up in a terminal and in logs
+// (control characters, escape sequences included, become spaces).
 std::string one_line(std::string text, size_t limit = 400) {
   for (char& c : text)
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
   text.erase(std::unique(text.begin(), text.end(), [](char a, char b) { return a == ' ' && b == ' '; }), text.end());
   while (!text.empty() && (text.back() == ' ' || text.back() == '.')) text.pop_back();
   while (!text.empty() && text.front() == ' ') text.erase(text.begin());
-  if (text.size() > limit) text = text.substr(0, limit) + "...";
+  if (text.size() > limit) {
+    while (limit > 0 && (static_cast<unsigned char>(text[limit]) & 0xC0) == 0x80) --limit;  // whole UTF-8 characters
+    text = text.substr(0, limit) + "...";
+  }
   return text;
 }
 
@@ -221,12 +225,14 @@ json OpenAIClient::request_body(const ChatRequest& request) const {
 ChatReply OpenAIClient::chat(const ChatRequest& request, const DeltaCallback& on_delta) {
   // Tool output can hold any bytes (a binary file, a program's garbage): invalid UTF-8 is
   // replaced (U+FFFD) rather than failing the turn, as JSON text must be UTF-8.
-  auto body = [&] { return request_body(request).dump(-1, ' ', false, json::error_handler_t::replace); };
+  auto body_text = [&] { return request_body(request).dump(-1, ' ', false, json::error_handler_t::replace); };
+  std::string body = body_text();
   auto attempt = [&] {
-    Outcome o = attempt_chat(body(), on_delta);
+    Outcome o = attempt_chat(body, on_delta);
     if (o.kind == Outcome::NoToolParser) {
       no_tool_parser_ = true;  // from now on tool_choice "none"; this attempt goes again
-      o = attempt_chat(body(), on_delta);
+      body = body_text();
+      o = attempt_chat(body, on_delta);
     }
     return o;
   };

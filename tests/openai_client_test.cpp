@@ -504,6 +504,18 @@ TEST_CASE("OpenAIClient does not retry a 400 and shows the server's message in o
   CHECK(server.request_count() == 1);
 }
 
+TEST_CASE("OpenAIClient cuts a long server message on a character boundary", "[client]") {
+  ScriptedServer server;
+  std::string message = "x";  // odd offset: a cut at a byte limit lands inside a character
+  for (int i = 0; i < 400; ++i) message += "é";
+  server.push({.http_status = 422, .error_body = json{{"error", {{"message", message}}}}.dump()});
+  OpenAIClient client(config_for(server.endpoint()));
+  const std::string error = error_of(client, user_request("hi"));
+  CHECK_THAT(error, Contains("ééé...") && Contains("HTTP 422"));
+  CHECK(error.size() < 600);
+  CHECK_NOTHROW(json(error).dump());  // still valid UTF-8 (dump throws otherwise)
+}
+
 TEST_CASE("OpenAIClient names the served models when the model is unknown", "[client]") {
   ScriptedServer server;
   server.push({.http_status = 404, .error_body = R"({"object":"error","message":"The model `nemotron` does not exist.","code":404})"});
@@ -517,10 +529,11 @@ TEST_CASE("OpenAIClient names the served models when the model is unknown", "[cl
 
 TEST_CASE("OpenAIClient says to set NAGENT_API_KEY on 401", "[client]") {
   ScriptedServer server;
-  server.push({.http_status = 401, .error_body = R"({"error":{"message":"Missing bearer token"}})"});
+  server.push({.http_status = 401, .error_body = R"({"error":{"message":"Missing bearer token\u001b[2J"}})"});
   OpenAIClient client(config_for(server.endpoint()));
   const std::string error = error_of(client, user_request("hi"));
   CHECK_THAT(error, Contains("Missing bearer token") && Contains("set NAGENT_API_KEY"));
+  CHECK(error.find('\x1b') == std::string::npos);  // no terminal escapes from the server
   CHECK(server.request_count() == 1);
 }
 
