@@ -68,7 +68,9 @@ class Lister {
         std::error_code ec;
         size_t n = 0;
         for (fs::directory_iterator it(dir / e.name, ec), end; !ec && it != end; it.increment(ec)) ++n;
-        line(level, e.name + "/" + (n == 0 ? "  [empty]" : "  [" + std::to_string(n) + " entries]"));
+        line(level, e.name + "/" + (n == 0 ? "  [empty]" : n == 1 ? "  [1 entry]" : "  [" + std::to_string(n) + " entries]"));
+      } else if (std::error_code ec; fs::is_empty(dir / e.name, ec) && !ec) {
+        line(level, e.name + "/  [empty]");
       } else {
         line(level, e.name + "/");
         walk(dir / e.name, level + 1);
