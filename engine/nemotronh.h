@@ -26,6 +26,7 @@ struct LayerState {
   std::vector<float> conv;  // Mamba: last K-1 conv inputs, [K-1, conv_dim]
   std::vector<float> ssm;   // Mamba: [Hm, P, N]
   std::vector<float> k, v;  // attention: [tokens, Hkv * hd]
+  bool operator==(const LayerState&) const = default;
 };
 struct ModelState {
   int64_t position = 0;  // tokens consumed so far
