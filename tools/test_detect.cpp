@@ -119,7 +119,9 @@ std::optional<TestCommand> python_test(const fs::path& root, const std::function
   if (why.empty()) why = "Python test files";
   if (pytest_available()) return TestCommand{"python3 -m pytest -q", why + " (pytest)"};
   std::string cmd = "python3 -m unittest discover";
-  if (!t.at_root && !t.test_dir.empty()) cmd += " -s " + t.test_dir + " -t .";
+  // Discovery from the root only descends into packages; a tests/ without __init__.py
+  // must be the start directory (the root stays importable: -m puts it on sys.path).
+  if (!t.at_root && !t.test_dir.empty() && !present(root / t.test_dir / "__init__.py")) cmd += " -s " + t.test_dir;
   if (t.any_files && t.only_suffix_names) cmd += " -p '*_test.py'";
   return TestCommand{cmd, why + " (unittest; pytest is not installed)"};
 }
