@@ -16,6 +16,9 @@
 //     </function>   before </tool_call>, <tool_call>, <function= or the end  (no </parameter>);
 //     </tool_call>  before <tool_call>, <function= or the end               (neither);
 //   otherwise it is text of the value (a file that contains these tags stays intact).
+//   Unlike vLLM, any <parameter=NAME> after </parameter> counts, known to the schema or
+//   not: a misspelt parameter is then reported to the model instead of being swallowed
+//   into the previous value.
 //   A <parameter=KNOWN> at the start of a line also ends a value that lacks </parameter>.
 // - After </function> a missing </tool_call> is tolerated: the call is complete.
 // - Anything else inside a call (text between tags, a name without '>', the reply ending

@@ -312,6 +312,12 @@ TEST_CASE("schema errors name the problem and the fix") {
     CHECK_THAT(e, Catch::Contains("unknown parameter 'file'"));
     CHECK_THAT(e, Catch::Contains("unknown parameter 'file' (read_file takes: path (required), start_line, end_line)"));
   }
+  SECTION("a misspelt parameter after </parameter> is reported, not swallowed into the previous value") {
+    const auto r = parse(call_text("read_file", {{"path", "a"}, {"strat_line", "3"}}));
+    REQUIRE(r.calls.size() == 1);
+    CHECK(r.calls[0].arguments["path"] == "a");
+    CHECK_THAT(r.calls[0].error, Catch::Contains("unknown parameter 'strat_line'"));
+  }
   SECTION("missing required parameter") {
     CHECK_THAT(error_of(call_text("edit_file", {{"path", "a"}, {"old_str", "x"}})),
                Catch::Contains("missing required parameter 'new_str'"));
@@ -339,6 +345,21 @@ TEST_CASE("schema errors name the problem and the fix") {
           "malformed tool call: empty <tool_call>: no <function=NAME> inside. Write each call as:\n<tool_call>\n"
           "<function=NAME>\n<parameter=NAME>\nVALUE\n</parameter>\n</function>\n</tool_call>");
   }
+}
+
+TEST_CASE("a schema with additionalProperties accepts other names as strings") {
+  ParserOptions o;
+  o.tools = json::array({{{"type", "function"},
+                          {"function",
+                           {{"name", "env"},
+                            {"parameters",
+                             {{"type", "object"},
+                              {"properties", {{"n", {{"type", "integer"}}}}},
+                              {"additionalProperties", true}}}}}}});
+  const auto r = Qwen3CoderParser::parse(call_text("env", {{"n", "5"}, {"HOME", "/root"}}), o);
+  REQUIRE(r.calls.size() == 1);
+  CHECK(r.calls[0].error == "");
+  CHECK(r.calls[0].arguments == json({{"n", 5}, {"HOME", "/root"}}));
 }
 
 TEST_CASE("no tool list: any name accepted, every value a string") {
