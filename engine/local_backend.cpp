@@ -1,0 +1,163 @@
+#include "engine/local_backend.h"
+
+#include <algorithm>
+#include <random>
+
+#include "engine/chat_template.h"
+#include "engine/engine_session.h"
+#include "engine/generation.h"
+#include "engine/tokenizer.h"
+
+namespace nagent {
+
+namespace {
+
+using engine::EngineSession;
+using engine::NemotronH;
+
+// Routes streamed text to reasoning until </think> (or a <tool_call>, which Super sometimes
+// emits without closing its reasoning), then to content. Bytes that may start one of those tags
+// are held back until the next piece decides.
+class ReasoningSplitter {
+ public:
+  explicit ReasoningSplitter(bool reasoning_first) : in_reasoning_(reasoning_first) {}
+
+  ChatDelta push(const std::string& piece) {
+    ChatDelta d;
+    buf_ += piece;
+    if (!in_reasoning_) {
+      d.content = std::move(buf_);
+      buf_.clear();
+      content_ += d.content;
+      return d;
+    }
+    const size_t end = buf_.find(kEnd), call = buf_.find(kCall);
+    if (end != std::string::npos || call != std::string::npos) {
+      const bool by_end = end != std::string::npos && (call == std::string::npos || end < call);
+      const size_t at = by_end ? end : call;
+      d.reasoning = buf_.substr(0, at);
+      d.content = buf_.substr(by_end ? at + kEnd.size() : at);
+      buf_.clear();
+      in_reasoning_ = false;
+    } else {
+      size_t hold = 0;
+      for (const std::string& tag : {kEnd, kCall})
+        for (size_t n = std::min(tag.size() - 1, buf_.size()); n > hold; --n)
+          if (buf_.compare(buf_.size() - n, n, tag, 0, n) == 0) {
+            hold = n;
+            break;
+          }
+      d.reasoning = buf_.substr(0, buf_.size() - hold);
+      buf_.erase(0, buf_.size() - hold);
+    }
+    reasoning_ += d.reasoning;
+    content_ += d.content;
+    return d;
+  }
+
+  ChatDelta finish() {
+    ChatDelta d;
+    (in_reasoning_ ? d.reasoning : d.content) = buf_;
+    (in_reasoning_ ? reasoning_ : content_) += buf_;
+    buf_.clear();
+    return d;
+  }
+
+  const std::string& reasoning() const { return reasoning_; }
+  const std::string& content() const { return content_; }
+
+ private:
+  inline static const std::string kEnd = "</think>";
+  inline static const std::string kCall = "<tool_call>";
+  bool in_reasoning_;
+  std::string buf_, reasoning_, content_;
+};
+
+class LocalBackend : public Backend {
+ public:
+  LocalBackend(std::unique_ptr<NemotronH> model, Tokenizer tokenizer, std::string dir)
+      : model_(std::move(model)), tokenizer_(std::move(tokenizer)), dir_(std::move(dir)), session_(*model_) {
+    for (const char* t : {"<|im_end|>"})
+      if (auto id = tokenizer_.token_to_id(t)) stop_ids_.push_back(*id);
+    for (int64_t id : model_->config().eos_token_ids) stop_ids_.push_back(static_cast<int32_t>(id));
+    if (auto id = tokenizer_.eos_id()) stop_ids_.push_back(*id);
+  }
+
+  ChatReply chat(const ChatRequest& request, const DeltaCallback& on_delta) override {
+    const std::string prompt = render_nemotron3_prompt(request);
+    const std::vector<int32_t> ids = tokenizer_.encode(prompt);
+    const int64_t window = context_window();
+    if (static_cast<int64_t>(ids.size()) >= window)
+      throw BackendError("prompt of " + std::to_string(ids.size()) + " tokens does not fit the model's context of " +
+                         std::to_string(window) + " tokens");
+    // Restart from the last prompt's state when the history changed under the session (the
+    // template collapses earlier reasoning once a new user message arrives).
+    session_.sync(ids, have_prompt_snapshot_ ? &prompt_snapshot_ : nullptr);
+    prompt_snapshot_ = session_.snapshot();
+    have_prompt_snapshot_ = true;
+
+    engine::GenerationOptions g;
+    g.max_tokens = std::min<int64_t>(request.sampling.max_tokens, window - static_cast<int64_t>(ids.size()));
+    g.sampling.temperature = request.sampling.temperature;
+    g.sampling.top_p = request.sampling.top_p;
+    g.sampling.seed = request.sampling.seed ? *request.sampling.seed : std::random_device{}();
+    g.stop_ids = stop_ids_;
+    const bool thinking = prompt.size() >= 8 && prompt.compare(prompt.size() - 8, 8, "<think>\n") == 0;
+    ReasoningSplitter split(thinking);
+    auto result = engine::generate(session_, ids, g, &tokenizer_, [&](const std::string& piece) {
+      ChatDelta d = split.push(piece);
+      if (on_delta && (!d.reasoning.empty() || !d.content.empty())) on_delta(d);
+      return true;
+    });
+    ChatDelta last = split.finish();
+    if (on_delta && (!last.reasoning.empty() || !last.content.empty())) on_delta(last);
+
+    ChatReply reply;
+    reply.reasoning = split.reasoning();
+    reply.content = split.content();
+    reply.finish_reason = result.finish_reason;
+    reply.usage.prompt_tokens = static_cast<int64_t>(ids.size());
+    reply.usage.completion_tokens = static_cast<int64_t>(result.tokens.size()) + (result.stop_token >= 0 ? 1 : 0);
+    reply.usage.reported = true;
+    reply.model = dir_;
+    return reply;
+  }
+
+  std::string describe() const override {
+    const auto& c = model_->config();
+    return "local " + dir_ + " (NemotronH " + std::to_string(c.num_layers()) + " layers, " +
+           (c.torch_dtype.empty() ? std::string("?") : c.torch_dtype) + ", " + std::to_string(model_->pool().size()) +
+           " threads)";
+  }
+
+  int64_t context_window() const override { return model_->config().max_position_embeddings; }
+
+ private:
+  std::unique_ptr<NemotronH> model_;
+  Tokenizer tokenizer_;
+  std::string dir_;
+  EngineSession session_;
+  engine::SessionSnapshot prompt_snapshot_;
+  bool have_prompt_snapshot_ = false;
+  std::vector<int32_t> stop_ids_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_local_backend(const LocalBackendOptions& options) {
+  if (options.model_dir.empty())
+    throw BackendError("--backend local needs a model directory: pass --model DIR (config.json, safetensors, tokenizer.json)");
+  try {
+    engine::EngineOptions eo;
+    eo.threads = options.threads;
+    auto model = NemotronH::load(options.model_dir, eo);
+    Tokenizer tok = Tokenizer::from_model_dir(options.model_dir);
+    return std::make_unique<LocalBackend>(std::move(model), std::move(tok), options.model_dir);
+  } catch (const BackendError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw BackendError(std::string("cannot load the local model: ") + e.what());
+  }
+}
+
+}  // namespace nagent
