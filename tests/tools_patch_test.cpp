@@ -1,6 +1,8 @@
 // apply_patch on real files: what git diff writes, and all-or-nothing on failure.
 #include "tools_fixture.h"
 
+#include <map>
+
 using namespace nagent;
 using nagent::test::TempWorkspace;
 namespace fs = std::filesystem;
@@ -181,4 +183,51 @@ TEST_CASE("apply_patch rejects malformed patches and paths outside the workspace
   auto missing = t.call("apply_patch", {{"patch", "--- a/nope.txt\n+++ b/nope.txt\n@@ -1 +1 @@\n-a\n+b\n"}});
   CHECK_FALSE(missing.ok);
   CHECK_THAT(missing.output, Catch::Contains("nope.txt: no such file"));
+}
+
+// The patch comes from git itself: whatever `git diff` prints for modified, created,
+// deleted, renamed files and a missing final newline must apply and reproduce git's result.
+TEST_CASE("apply_patch reproduces a real `git diff`") {
+  REQUIRE(std::system("git --version > /dev/null 2>&1") == 0);  // scripts/setup.sh installs git
+  TempWorkspace repo, target;
+  std::map<std::string, std::string> before = {
+      {"src/main.c", "#include <stdio.h>\n\nint main(void) {\n  printf(\"hi\\n\");\n  return 0;\n}\n"},
+      {"notes.txt", "first\nsecond"},  // no final newline
+      {"gone.txt", "delete me\n"},
+      {"docs/old_name.md", "# Title\n\n" + lines(1, 40)},
+  };
+  for (const auto& [p, c] : before) {
+    repo.write(p, c);
+    target.write(p, c);
+  }
+  const std::string git = "cd '" + repo.root.string() + "' && git -c user.name=t -c user.email=t@example.com ";
+  REQUIRE(std::system((git + "init -q && " + git + "add -A && " + git + "commit -qm base").c_str()) == 0);
+
+  repo.write("src/main.c", "#include <stdio.h>\n\nint main(int argc, char** argv) {\n  printf(\"hi %d\\n\", argc);\n  return 0;\n}\n");
+  repo.write("notes.txt", "first\nsecond\nthird\n");
+  fs::remove(repo.root / "gone.txt");
+  fs::create_directories(repo.root / "docs/new");
+  std::string renamed = "# Title\n\n" + lines(1, 40);
+  renamed.replace(renamed.find("line 20\n"), 8, "line twenty\n");
+  repo.write("docs/new/name.md", renamed);
+  fs::remove(repo.root / "docs/old_name.md");
+  repo.write("added.py", "print('new')\n");
+  const std::string patch_file = (repo.root / "../" ).string() + repo.root.filename().string() + ".patch";
+  REQUIRE(std::system((git + "add -A && " + git + "diff --cached -M > '" + patch_file + "'").c_str()) == 0);
+  std::ifstream in(patch_file);
+  std::string patch((std::istreambuf_iterator<char>(in)), {});
+  fs::remove(patch_file);
+  INFO(patch);
+  REQUIRE(patch.find("rename from docs/old_name.md") != std::string::npos);
+  REQUIRE(patch.find("\\ No newline at end of file") != std::string::npos);
+
+  auto r = target.call("apply_patch", {{"patch", patch}});
+  INFO(r.output);
+  REQUIRE(r.ok);
+  for (const char* p : {"src/main.c", "notes.txt", "docs/new/name.md", "added.py"}) {
+    INFO(p);
+    CHECK(target.read(p) == repo.read(p));
+  }
+  CHECK_FALSE(target.exists("gone.txt"));
+  CHECK_FALSE(target.exists("docs/old_name.md"));
 }
