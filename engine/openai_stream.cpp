@@ -27,7 +27,7 @@ std::string reasoning_of(const json& object) {
 ChatDelta ReplyAssembler::add_chunk(const json& chunk) {
   ChatDelta delta;
   if (!chunk.is_object()) return delta;
-  if (std::string model = text_of(chunk, "model"); !model.empty()) reply_.model = std::move(model);
+  if (reply_.model.empty()) reply_.model = text_of(chunk, "model");  // every chunk repeats it
   if (auto usage = chunk.find("usage"); usage != chunk.end()) add_usage(*usage);
 
   auto choices = chunk.find("choices");
