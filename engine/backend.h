@@ -19,6 +19,12 @@ struct BackendError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The request no longer fits the model's context window: the caller can shorten the
+// conversation and try again.
+struct ContextOverflowError : BackendError {
+  using BackendError::BackendError;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;

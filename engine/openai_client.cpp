@@ -97,6 +97,12 @@ bool resolves(const std::string& host) {
   return rc != EAI_NONAME && rc != EAI_NODATA && rc != EAI_FAIL;
 }
 
+// How vLLM, SGLang, TensorRT-LLM and hosted APIs word "the prompt is over the window".
+bool is_context_overflow(const std::string& message) {
+  return contains_any(message, {"context length", "context window", "maximum context", "max_model_len", "max_seq_len",
+                                "prompt is too long", "too many tokens", "longer than the model"});
+}
+
 bool retryable_status(int status) { return status == 408 || status == 409 || status == 429 || status >= 500; }
 
 int64_t context_window_of(const json& model) {
@@ -117,6 +123,7 @@ struct OpenAIClient::Outcome {
   bool unreachable = false;  // Retry: no HTTP answer at all (vs. an HTTP error status)
   std::optional<milliseconds> retry_after;
   bool delivered = false;    // text of this attempt reached on_delta
+  bool context_overflow = false;  // Fail: throw ContextOverflowError
 
   static Outcome ok(ChatReply reply) {
     Outcome o;
@@ -249,7 +256,10 @@ OpenAIClient::Outcome OpenAIClient::with_retries(const Attempt& attempt, const D
   for (int n = 1;; ++n) {
     Outcome o = attempt();
     if (o.kind == Outcome::Ok) return o;
-    if (o.kind != Outcome::Retry) throw BackendError(o.message);
+    if (o.kind != Outcome::Retry) {
+      if (o.context_overflow) throw ContextOverflowError(o.message);
+      throw BackendError(o.message);
+    }
     if (n >= attempts) {
       if (o.unreachable)
         throw BackendError("model server at " + config_.endpoint + " unreachable after " + std::to_string(n) +
@@ -315,10 +325,7 @@ OpenAIClient::Outcome OpenAIClient::attempt_chat(const std::string& body, const 
       return false;
     }
     if (event.event == "error" || is_error(chunk)) {
-      const int code = error_code(chunk);
-      std::string message = "error in stream: " + error_message(event.data);
-      stop = retryable_status(code) ? Outcome::retry(message, false)
-                                    : Outcome::fail("model server at " + config_.endpoint + " failed the request: " + message);
+      stop = error_in_reply(chunk, event.data);
       return false;
     }
     ChatDelta delta = assembler.add_chunk(chunk);
@@ -387,19 +394,16 @@ OpenAIClient::Outcome OpenAIClient::attempt_chat(const std::string& body, const 
       o.kind = Outcome::NoToolParser;
       return o;
     }
-    return Outcome::fail(rejection(status, message, true));
+    Outcome o = Outcome::fail(rejection(status, message, true));
+    o.context_overflow = is_context_overflow(message);
+    return o;
   }
 
   if (mode == Mode::Whole) {
     json reply = json::parse(whole, nullptr, false);
     if (!reply.is_object())
       return Outcome::fail("model server at " + config_.endpoint + " sent a reply that is not JSON: " + one_line(whole, 120));
-    if (is_error(reply)) {
-      const int code = error_code(reply);
-      std::string message = error_message(whole);
-      return retryable_status(code) ? Outcome::retry(message, false)
-                                    : Outcome::fail("model server at " + config_.endpoint + " failed the request: " + message);
-    }
+    if (is_error(reply)) return error_in_reply(reply, whole);
     assembler.add_completion(reply);
     ChatReply result = assembler.finish();
     if (on_delta && (!result.reasoning.empty() || !result.content.empty()))
@@ -445,6 +449,14 @@ OpenAIClient::Outcome OpenAIClient::attempt_models() const {
   return o;
 }
 
+OpenAIClient::Outcome OpenAIClient::error_in_reply(const json& error, const std::string& text) const {
+  const std::string message = error_message(text);
+  if (retryable_status(error_code(error))) return Outcome::retry("error in reply: " + message, false);
+  Outcome o = Outcome::fail("model server at " + config_.endpoint + " failed the request: " + message);
+  o.context_overflow = is_context_overflow(message);
+  return o;
+}
+
 OpenAIClient::Outcome OpenAIClient::transport_failure(httplib::Error error, bool answered, bool timed_out) const {
   switch (error) {
     case httplib::Error::Connection:
@@ -477,8 +489,7 @@ std::string OpenAIClient::rejection(int status, const std::string& message, bool
   if (status == 401 || status == 403)
     return line + (config_.api_key.empty() ? "; it needs an API key: set NAGENT_API_KEY"
                                            : "; check the API key in NAGENT_API_KEY");
-  if (contains_any(message, {"context length", "context window", "maximum context", "max_model_len", "too long",
-                             "too many tokens"}))
+  if (is_context_overflow(message))
     return line + "; the conversation no longer fits the model's context window" +
            (context_window_ > 0 ? " of " + std::to_string(context_window_.load()) + " tokens" : "");
   if (list_models && contains_any(message, {"model"}) && contains_any(message, {"not exist", "not found", "unknown", "invalid", "not a valid"}))

@@ -8,7 +8,8 @@
 // Retries (exponential backoff, full jitter): connection failures, a stream cut before it
 // completed, HTTP 408/409/429/5xx (Retry-After honoured). A chat turn has no side effect on
 // the server, so a stream cut after text was shown is retried too; on_delta then receives
-// a ChatDelta with restarted = true. Other 4xx fail at once with the server's message.
+// a ChatDelta with restarted = true. Other 4xx fail at once with the server's message
+// (ContextOverflowError when the prompt is over the model's window).
 //
 // Servers without a tool parser: vLLM refuses tool_choice "auto" unless started with
 // --enable-auto-tool-choice; the client then switches to tool_choice "none" (tools stay in
@@ -74,6 +75,8 @@ class OpenAIClient : public Backend {
   // A failed exchange in words a user can act on: retry (connection trouble) or fail (TLS
   // setup, unknown host, read timeout).
   Outcome transport_failure(httplib::Error error, bool answered, bool timed_out) const;
+  // An error object in a 200 reply or stream (text: as sent); retried when its code says so.
+  Outcome error_in_reply(const json& error, const std::string& text) const;
 
   OpenAIClientConfig config_;
   std::string origin_;     // "https://host:port": what httplib connects to
