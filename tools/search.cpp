@@ -54,8 +54,12 @@ class Searcher {
   }
 
   void file(const fs::path& abs) {
-    const std::string rel = ws_.relative(abs);
-    if (!glob_.empty() && !glob_match(glob_, rel)) return;
+    std::string rel;  // computed when needed: most files of a search neither glob nor match
+    auto relative = [&]() -> const std::string& {
+      if (rel.empty()) rel = ws_.relative(abs);
+      return rel;
+    };
+    if (!glob_.empty() && !glob_match(glob_, relative())) return;
     struct stat st;
     if (::stat(abs.c_str(), &st) != 0) return;
     if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes) {
@@ -64,7 +68,7 @@ class Searcher {
     }
     std::string data;
     try {
-      data = text_file::read(abs, rel);
+      data = text_file::read(abs, abs.string());
     } catch (const std::exception&) {
       return;  // unreadable (permissions, vanished): not the model's concern
     }
@@ -92,7 +96,7 @@ class Searcher {
       if (stats_.shown < kMaxShownMatches && out_.size() < budget_) {
         std::string_view text(data.data() + start, end - start);
         if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-        std::string row = rel + ":" + std::to_string(line) + ": ";
+        std::string row = relative() + ":" + std::to_string(line) + ": ";
         if (text.size() > kMaxLineChars) {
           size_t cut = kMaxLineChars;
           while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
