@@ -260,6 +260,20 @@ int api_write_file(lua_State* L, Runtime& rt) {
   return 0;
 }
 
+// The session's events so far, optionally of one type: {{seq=, type=, data={...}}, ...}.
+int api_events(lua_State* L, Runtime& rt) {
+  std::string type;
+  if (!lua_isnoneornil(L, 1)) type = arg_string(L, 1, "nagent.events: the event type");
+  json list = json::array();
+  Journal& journal = rt.host.journal;
+  for (auto& e : journal.store().events(journal.session_id())) {
+    if (!type.empty() && e.type != type) continue;
+    list.push_back({{"seq", e.seq}, {"type", e.type}, {"data", std::move(e.data)}});
+  }
+  push_json(L, list);
+  return 1;
+}
+
 std::string joined_args(lua_State* L) {
   std::string out;
   for (int i = 1, n = lua_gettop(L); i <= n; ++i) {
@@ -339,6 +353,7 @@ RecipeOutcome run_recipe(const std::string& path, const json& args, RecipeHost& 
   set_function<api_read_file>(L, rt, "read_file");
   set_function<api_write_file>(L, rt, "write_file");
   set_function<api_git_diff>(L, rt, "git_diff");
+  set_function<api_events>(L, rt, "events");
   set_function<api_log>(L, rt, "log");
   set_function<api_print>(L, rt, "print");
   lua_pushvalue(L, -1);

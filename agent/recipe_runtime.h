@@ -8,6 +8,7 @@
 //   nagent.read_file(path)           -> text | nil, error   (workspace-confined)
 //   nagent.write_file(path, text)
 //   nagent.git_diff()                -> the workspace's changes against HEAD (new files too)
+//   nagent.events([type])           -> the session's events so far: {{seq, type, data}, ...}
 //   nagent.log(text)                 progress line on stderr, and an event
 //   nagent.print(text)               the recipe's report on stdout
 // The recipe returns true/false or {ok=bool, summary=string}. It cannot run host commands

@@ -56,14 +56,15 @@ CREATE TABLE IF NOT EXISTS sessions(
   status TEXT NOT NULL DEFAULT 'running',
   event_count INTEGER NOT NULL DEFAULT 0
 );
+-- A rowid table: events are large rows (tool outputs), which WITHOUT ROWID tables store badly.
 CREATE TABLE IF NOT EXISTS events(
   session_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
   ts REAL NOT NULL,
   type TEXT NOT NULL,
-  data TEXT NOT NULL,
-  PRIMARY KEY(session_id, seq)
-) WITHOUT ROWID;
+  data TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_session ON events(session_id, seq);
 )sql";
 
 SessionInfo read_session(const Statement& st) {
@@ -125,6 +126,13 @@ std::string SessionStore::default_path() {
   fs::create_directories(home, ec);
   if (ec) throw StoreError("cannot create NAGENT_HOME " + home.string() + ": " + ec.message());
   return (home / "sessions.db").string();
+}
+
+SessionStore::Durability SessionStore::durability_from_env() {
+  const char* v = std::getenv("NAGENT_DURABILITY");
+  if (!v || !*v || std::string(v) == "normal") return Durability::Normal;
+  if (std::string(v) == "full") return Durability::Full;
+  throw StoreError(std::string("NAGENT_DURABILITY must be 'normal' or 'full', got '") + v + "'");
 }
 
 std::string SessionStore::new_session_id() {

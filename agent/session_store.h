@@ -1,6 +1,11 @@
 // SessionStore: every session's events in one SQLite database under NAGENT_HOME.
 // Each append is its own transaction (WAL), committed before the caller goes on, so a
 // killed run loses at most the step in flight and `--resume` continues from the log.
+//
+// Durability::Normal (the default) commits to the write-ahead log without an fsync per
+// event: a killed nagent loses nothing committed; a power loss may lose the last events
+// but never corrupts the store. Durability::Full adds an fsync per event (NAGENT_DURABILITY
+// =full), which costs a disk flush per step (milliseconds on most disks).
 #pragma once
 
 #include <cstdint>
@@ -41,7 +46,9 @@ class SessionStore {
  public:
   enum class Durability { Full, Normal };  // Full: fsync per commit; Normal: survives kill -9
   // Opens (creating if needed) the database at path.
-  explicit SessionStore(const std::string& path, Durability durability = Durability::Full);
+  explicit SessionStore(const std::string& path, Durability durability = Durability::Normal);
+  // The durability NAGENT_DURABILITY asks for ("full" or "normal"; default normal).
+  static Durability durability_from_env();
   ~SessionStore();
   SessionStore(const SessionStore&) = delete;
   SessionStore& operator=(const SessionStore&) = delete;

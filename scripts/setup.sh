@@ -8,8 +8,10 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev liblua5.4-dev catch2
   libsqlite3-dev libssl-dev libseccomp-dev libpcre2-dev libicu-dev
   bubblewrap
-  nodejs npm
 )
+# Node.js runs the tokenizer reference (@lenml/tokenizers) in the tests; a machine that has
+# node and npm from elsewhere keeps them.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -116,6 +116,12 @@ TEST_CASE("recipe: tools run through the host and results are journaled", "[reci
   int op_ends = 0;
   for (const auto& e : f.store->events("t")) op_ends += e.type == "op_end";
   CHECK(op_ends == 2);
+  // The recipe can inspect the same events.
+  CHECK(f.run(R"(
+    local ends = nagent.events('op_end')
+    return #ends == 2 and ends[1].data.name == 'read_file' and ends[2].data.result.data.passed == true
+       and #nagent.events() > #ends
+  )").ok);
 }
 
 TEST_CASE("recipe: a resumed recipe replays recorded ops instead of running them again", "[recipe][resume]") {

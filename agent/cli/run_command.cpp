@@ -44,7 +44,8 @@ options:
   --quiet              no progress on stderr
 
 environment: NAGENT_ENDPOINT, NAGENT_MODEL, NAGENT_API_KEY, NAGENT_HOME (default ~/.nagent),
-             NAGENT_MAX_RETRIES (model request retries, default 5)
+             NAGENT_MAX_RETRIES (model request retries, default 5),
+             NAGENT_DURABILITY (normal: commit each event; full: also fsync each event)
 exit codes: 0 success, 1 the recipe reported failure, 2 usage or configuration error, 3 runtime error
 )";
 
@@ -115,7 +116,7 @@ int run_main(const std::vector<std::string>& argv) {
   if (resume_id && a.get("--session")) return fail(kExitUsage, "give --session or --resume, not both");
 
   try {
-    SessionStore store(SessionStore::default_path());
+    SessionStore store(SessionStore::default_path(), SessionStore::durability_from_env());
     std::string session_id;
     std::vector<StoredEvent> history;
     json recorded;
