@@ -428,6 +428,24 @@ TEST_CASE("OpenAIClient learns the context window after the first reply when the
   CHECK(client.context_window() == 131072);
 }
 
+TEST_CASE("OpenAIClient serves concurrent chats from several threads", "[client]") {
+  ScriptedServer server;
+  server.set_responder([](const json& request) {
+    ScriptedReply reply;
+    reply.content = "echo: " + request["messages"].back()["content"].get<std::string>();
+    reply.delay_ms = 20;  // overlap the requests
+    return reply;
+  });
+  OpenAIClient client(config_for(server.endpoint()));
+  std::vector<std::string> answers(6);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < answers.size(); ++i)
+    threads.emplace_back([&, i] { answers[i] = client.chat(user_request("agent " + std::to_string(i)), nullptr).content; });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < answers.size(); ++i) CHECK(answers[i] == "echo: agent " + std::to_string(i));
+  CHECK(server.request_count() == answers.size());
+}
+
 TEST_CASE("OpenAIClient retries a 500 and succeeds", "[client][retry]") {
   ScriptedServer server;
   server.push({.http_status = 500});
