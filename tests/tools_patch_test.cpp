@@ -168,6 +168,18 @@ TEST_CASE("apply_patch tolerates miscounted @@ headers, prose around the diff, a
   CHECK(t.read("lib/h.py") == "a = 1\nb = 20\nc = 3\nd = 40\n");
 }
 
+TEST_CASE("apply_patch takes plain `diff -u` output naming a backup as the old file") {
+  TempWorkspace t;
+  t.write("conf.ini", "a=1\nb=2\n");
+  auto r = t.call("apply_patch", {{"patch",
+      "--- conf.ini.orig\t2026-11-23 10:00:00.000000000 +0000\n+++ conf.ini\t2026-11-23 10:05:00.000000000 +0000\n"
+      "@@ -1,2 +1,2 @@\n a=1\n-b=2\n+b=3\n"}});
+  INFO(r.output);
+  REQUIRE(r.ok);
+  CHECK(t.read("conf.ini") == "a=1\nb=3\n");
+  CHECK_FALSE(t.exists("conf.ini.orig"));
+}
+
 TEST_CASE("apply_patch rejects malformed patches and paths outside the workspace") {
   TempWorkspace t;
   auto none = t.call("apply_patch", {{"patch", "just some text\n"}});

@@ -67,7 +67,11 @@ class Applier {
       summary_ += "  A " + f.shown + counts(fp) + "\n";
       return;
     }
-    FileState& src = state(fp.old_path);
+    // `diff -u file.orig file` names two files for one change: patch the one that exists,
+    // preferring the new name (what GNU patch does too).
+    std::string source = fp.old_path;
+    if (!fp.rename && !fp.deleted() && fp.new_path != fp.old_path && state(fp.new_path).exists) source = fp.new_path;
+    FileState& src = state(source);
     if (!src.exists) throw PatchError(src.shown + ": no such file (the patch modifies or deletes it)");
     if (fp.deleted()) {
       apply_hunks(src, fp, label);
