@@ -22,7 +22,6 @@
 #include <string>
 #include <vector>
 
-#include "nagent/version.h"
 #include "sandbox/policy.h"
 #include "sandbox/seccomp_filter.h"
 
@@ -92,8 +91,15 @@ int main(int argc, char** argv) {
   std::string tmpl = (fs::temp_directory_path() / "nagent-bench-XXXXXX").string();
   std::string workspace = ::mkdtemp(tmpl.data());
 
-  Policy policy = load_policy(std::string(NAGENT_DEFAULT_DATA_DIR) + "/policies/default.lua");
-  auto sandbox = make_runner(policy, workspace);
+  Policy policy = load_policy("default");  // $NAGENT_DATA_DIR/policies, else the source tree
+  std::unique_ptr<Runner> sandbox;
+  try {
+    sandbox = make_runner(policy, workspace);
+  } catch (const SandboxError& e) {
+    std::printf("note: %s\n      measuring without cgroups instead\n", e.what());
+    policy.allow_without.cgroups = true;
+    sandbox = make_runner(policy, workspace);
+  }
   auto plain = make_plain_runner();
 
   // bwrap gets the same compiled seccomp program, from a memfd rewound before each run.

@@ -99,6 +99,19 @@ void remove_stale(const std::string& base) {
 
 bool writable_dir(const std::string& dir) { return ::access(dir.c_str(), W_OK) == 0; }
 
+// Whether this process is the only member of the cgroup.
+bool only_member_is_us(const std::string& dir) {
+  std::istringstream in(read_text(dir + "/cgroup.procs"));
+  pid_t pid = 0;
+  int count = 0;
+  bool us = false;
+  while (in >> pid) {
+    ++count;
+    us = us || pid == ::getpid();
+  }
+  return us && count == 1;
+}
+
 }  // namespace
 
 std::unique_ptr<CgroupPool> CgroupPool::open(const Limits& limits, std::string* why) {
@@ -128,12 +141,21 @@ std::unique_ptr<CgroupPool> CgroupPool::open(const Limits& limits, std::string* 
       std::string enable;
       for (const auto& c : needed) enable += "+" + c + " ";
       std::string err = write_text(dir + "/cgroup.subtree_control", enable);
+      if (!err.empty() && err.find(std::strerror(EBUSY)) != std::string::npos && only_member_is_us(dir)) {
+        // cgroup v2 lets a cgroup give controllers to children only while it has no
+        // member processes: nagent moves itself into a leaf of its own first.
+        std::string self_leaf = dir + "/nagent-" + std::to_string(::getpid()) + "-self";
+        if ((::mkdir(self_leaf.c_str(), 0755) == 0 || errno == EEXIST) &&
+            write_text(self_leaf + "/cgroup.procs", std::to_string(::getpid())).empty())
+          err = write_text(dir + "/cgroup.subtree_control", enable);
+      }
       if (err.empty()) {
         remove_stale(dir);
         return std::unique_ptr<CgroupPool>(new CgroupPool(true, {{"", dir}}, limits));
       }
-      v2_problem = "cannot enable controllers under cgroup v2 " + dir + " (" + err +
-                   "; nagent's own cgroup must be a delegated subtree without member processes)";
+      v2_problem = "cannot enable " + enable + "for children of cgroup v2 " + dir + " (" + err +
+                   "; other processes share nagent's cgroup: start nagent in a cgroup of its own, "
+                   "e.g. systemd-run --scope -p Delegate=yes nagent ...)";
     }
   }
 

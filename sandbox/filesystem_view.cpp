@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include "sandbox/environment.h"
 
@@ -18,10 +19,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The host's root is moved here first, so binds read host paths even where the new
-// tree covers them (a workspace under /tmp, below the private /tmp).
+// A scratch tmpfs becomes the root and the host's root is moved under it here, so binds
+// read host paths even where the new tree covers them (a workspace under /tmp, below the
+// private /tmp); once the tree is built this is detached and removed.
 constexpr const char* kOldRoot = "/oldroot";
-constexpr const char* kNewRoot = "/newroot";
+
+// Read-only files up to this size are copied into the root instead of bound: a write is
+// cheaper than a mount to make and to tear down.
+constexpr uintmax_t kCopyFileMax = 256 * 1024;
 
 const char* const kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
 
@@ -62,25 +67,35 @@ void FilesystemView::add_parents(const std::string& path) {
     missing.push_back(d);
   }
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    ops_.push_back({Op::kDir, kNewRoot + *it, "", 0});
+    ops_.push_back({Op::kDir, *it, ""});
     made_dirs_.push_back(*it);
   }
 }
 
 void FilesystemView::add_bind(const std::string& path, bool is_dir, bool writable) {
   add_parents(path);
-  ops_.push_back({is_dir ? Op::kDir : Op::kFile, kNewRoot + path, "", 0});
+  if (!is_dir && !writable) {
+    std::error_code ec;
+    auto size = fs::file_size(path, ec);
+    std::ifstream in(path, std::ios::binary);
+    if (!ec && size <= kCopyFileMax && in) {
+      std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      ops_.push_back({Op::kWriteFile, path, std::move(content)});
+      return;
+    }
+  }
+  ops_.push_back({is_dir ? Op::kDir : Op::kFile, path, ""});
   if (is_dir) made_dirs_.push_back(path);
-  ops_.push_back({Op::kBind, kNewRoot + path, kOldRoot + path, 0});
-  if (writable) writable_.push_back(kNewRoot + path);
+  ops_.push_back({Op::kBind, path, kOldRoot + path});
+  if (writable) writable_.push_back(path);
 }
 
 void FilesystemView::add_tmpfs(const std::string& path, const std::string& options, bool writable) {
   add_parents(path);
-  ops_.push_back({Op::kDir, kNewRoot + path, "", 0});
+  ops_.push_back({Op::kDir, path, ""});
   made_dirs_.push_back(path);
-  ops_.push_back({Op::kTmpfs, kNewRoot + path, options, 0});
-  if (writable) writable_.push_back(kNewRoot + path);
+  ops_.push_back({Op::kTmpfs, path, options});
+  if (writable) writable_.push_back(path);
 }
 
 FilesystemView::FilesystemView(const Policy& policy, const std::string& workspace) {
@@ -105,7 +120,18 @@ FilesystemView::FilesystemView(const Policy& policy, const std::string& workspac
     if (!e.empty() && e[0] == '/' && std::find(path_entries.begin(), path_entries.end(), e) == path_entries.end())
       path_entries.push_back(e);
   if (policy.toolchains) {
-    for (const auto& e : path_entries) binds.push_back({toolchain_root(e), false, true});
+    for (const auto& e : path_entries) {
+      if (under(e, "/usr") || under(e, "/bin") || under(e, "/sbin")) continue;
+      binds.push_back({toolchain_root(e), false, true});
+      // A venv's python3 or a shim's target often lives elsewhere (uv, pyenv, nvm keep
+      // interpreters in their own trees): those trees are bound too.
+      std::error_code ec;
+      for (const auto& item : fs::directory_iterator(e, ec)) {
+        if (!item.is_symlink(ec)) continue;
+        fs::path real = fs::canonical(item.path(), ec);
+        if (!ec) binds.push_back({toolchain_root(real.parent_path().string()), false, true});
+      }
+    }
   }
 
   auto covered = [&](const std::string& path, bool writable) {
@@ -166,7 +192,7 @@ FilesystemView::FilesystemView(const Policy& policy, const std::string& workspac
         break;
       case Entry::kSymlink:
         add_parents(e.path);
-        ops_.push_back({Op::kSymlink, kNewRoot + e.path, e.link, 0});
+        ops_.push_back({Op::kSymlink, e.path, e.link});
         describe_.push_back("link  " + e.path + " -> " + e.link);
         break;
       case Entry::kTmp:
@@ -179,19 +205,19 @@ FilesystemView::FilesystemView(const Policy& policy, const std::string& workspac
         add_tmpfs("/dev/shm", "mode=1777,size=" + std::to_string(std::min<uint64_t>(policy.tmp_size_mb, 256)) + "m", true);
         for (auto [name, link] : {std::pair{"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"},
                                   {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}})
-          ops_.push_back({Op::kSymlink, std::string(kNewRoot) + "/dev/" + name, link, 0});
+          ops_.push_back({Op::kSymlink, std::string("/dev/") + name, link});
         describe_.push_back("dev   /dev (null zero full random urandom tty, shm)");
         break;
       case Entry::kProc:
         add_parents("/proc");
-        ops_.push_back({Op::kDir, std::string(kNewRoot) + "/proc", "", 0});
-        ops_.push_back({Op::kProc, std::string(kNewRoot) + "/proc", "", 0});
+        ops_.push_back({Op::kDir, "/proc", ""});
+        ops_.push_back({Op::kProc, "/proc", ""});
         describe_.push_back("proc  /proc (this sandbox's processes only, read-only)");
         break;
     }
   }
   if (!policy.git_writable) {
-    ops_.push_back({Op::kGitReadOnly, kNewRoot + workspace + "/.git", "", 0});
+    ops_.push_back({Op::kGitReadOnly, workspace + "/.git", ""});
     describe_.push_back("ro    " + workspace + "/.git (when present)");
   }
 
@@ -219,15 +245,13 @@ std::string FilesystemView::describe() const {
 bool FilesystemView::enter(const ReportTo& report) const noexcept {
   // Nothing done here may propagate back to the host's mounts.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return report.fail("make / private");
-  // A scratch tmpfs becomes the root for a moment, with the host's root under /oldroot.
-  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k") != 0)
-    return report.fail("mount scratch tmpfs", "/tmp");
-  if (::chdir("/tmp") != 0 || ::mkdir("oldroot", 0755) != 0 || ::mkdir("newroot", 0755) != 0)
-    return report.fail("prepare scratch root", "/tmp");
-  if (::syscall(SYS_pivot_root, ".", "oldroot") != 0) return report.fail("pivot_root", "/tmp");
+  // The new root: a tmpfs (mounted on /tmp only to have somewhere to mount it), made the
+  // root with the host's root moved below it.
+  if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0)
+    return report.fail("mount root tmpfs", "/tmp");
+  if (::chdir("/tmp") != 0 || ::mkdir(kOldRoot + 1, 0755) != 0) return report.fail("prepare the root", "/tmp");
+  if (::syscall(SYS_pivot_root, ".", kOldRoot + 1) != 0) return report.fail("pivot_root", "/tmp");
   if (::chdir("/") != 0) return report.fail("chdir", "/");
-  if (::mount("tmpfs", kNewRoot, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m") != 0)
-    return report.fail("mount root tmpfs", kNewRoot);
 
   for (const Op& op : ops_) {
     const char* target = op.target.c_str();
@@ -245,12 +269,20 @@ bool FilesystemView::enter(const ReportTo& report) const noexcept {
           ::close(fd);
         }
         break;
+      case Op::kWriteFile: {
+        int fd = ::open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0) return report.fail("create", target);
+        bool ok = ::write(fd, op.source.data(), op.source.size()) == static_cast<ssize_t>(op.source.size());
+        ::close(fd);
+        if (!ok) return report.fail("write", target);
+        break;
+      }
       case Op::kSymlink:
         if (::symlink(op.source.c_str(), target) != 0 && errno != EEXIST) return report.fail("symlink", target);
         break;
       case Op::kBind:
         if (::mount(op.source.c_str(), target, nullptr, MS_BIND | MS_REC, nullptr) != 0)
-          return report.fail("bind", op.source.c_str() + std::char_traits<char>::length(kOldRoot));
+          return report.fail("bind", target);
         break;
       case Op::kTmpfs:
         if (::mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, op.source.c_str()) != 0)
@@ -271,22 +303,16 @@ bool FilesystemView::enter(const ReportTo& report) const noexcept {
     }
   }
 
+  // The host's root goes: nothing below / refers to it any more.
+  if (::umount2(kOldRoot, MNT_DETACH) != 0 || ::rmdir(kOldRoot) != 0) return report.fail("detach the host root");
   // Everything read-only, no setuid, no devices; then the writable places opened again
   // (only the mount itself, so a read-only .git inside the workspace stays read-only)
   // and /dev allowed to hold device nodes.
-  if (mount_setattr_call(kNewRoot, AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) != 0)
+  if (mount_setattr_call("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) != 0)
     return report.fail("make the tree read-only", "/");
   for (const auto& w : writable_)
     if (mount_setattr_call(w.c_str(), 0, 0, MOUNT_ATTR_RDONLY) != 0) return report.fail("make writable", w.c_str());
-  std::string dev = std::string(kNewRoot) + "/dev";
-  if (mount_setattr_call(dev.c_str(), AT_RECURSIVE, 0, MOUNT_ATTR_NODEV) != 0) return report.fail("allow devices", "/dev");
-
-  // The new tree becomes the root; the host's root (under it, at /oldroot of the scratch
-  // root) is detached.
-  if (::chdir(kNewRoot) != 0) return report.fail("chdir", kNewRoot);
-  if (::syscall(SYS_pivot_root, ".", ".") != 0) return report.fail("pivot_root", kNewRoot);
-  if (::umount2(".", MNT_DETACH) != 0) return report.fail("detach the host root");
-  if (::chdir("/") != 0) return report.fail("chdir", "/");
+  if (mount_setattr_call("/dev", AT_RECURSIVE, 0, MOUNT_ATTR_NODEV) != 0) return report.fail("allow devices", "/dev");
   return true;
 }
 

@@ -30,11 +30,10 @@ class FilesystemView {
 
  private:
   struct Op {
-    enum Kind { kDir, kFile, kSymlink, kBind, kTmpfs, kProc, kGitReadOnly } kind;
-    std::string target;  // path under the new root ("/newroot/...")
+    enum Kind { kDir, kFile, kWriteFile, kSymlink, kBind, kTmpfs, kProc, kGitReadOnly } kind;
+    std::string target;  // path in the new root
     std::string source;  // kBind: host path under the old root; kSymlink: link text;
-                         // kTmpfs: mount options
-    unsigned long flags = 0;
+                         // kTmpfs: mount options; kWriteFile: the content
   };
   void add_parents(const std::string& path);
   void add_bind(const std::string& path, bool is_dir, bool writable);

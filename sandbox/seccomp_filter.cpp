@@ -66,6 +66,9 @@ SeccompProgram SeccompProgram::build(const std::vector<std::string>& extra_deny)
   // Syscalls of a foreign architecture (int 0x80 from a 64-bit process, x32) would slip
   // past rules written for the native numbers: the process is killed instead.
   check(seccomp_attr_set(c, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS), "bad-arch action");
+  // A binary tree over syscall numbers instead of a linear chain: fewer instructions run
+  // for the syscalls that reach the filter at all (the kernel caches plain allows).
+  check(seccomp_attr_set(c, SCMP_FLTATR_CTL_OPTIMIZE, 2), "optimize");
   const uint32_t eperm = SCMP_ACT_ERRNO(EPERM);
 
   auto deny = [&](const std::string& name, bool must_exist) {
