@@ -198,6 +198,10 @@ int run_main(const std::vector<std::string>& argv) {
     } catch (const RecipeError& e) {
       error = e.what();
       code = kExitUsage;
+    } catch (const std::exception& e) {
+      // Backend, sandbox or store failure: record it (if the store still works) and exit 3.
+      error = e.what();
+      code = kExitRuntime;
     }
     const std::string diffstat = workspace.diff_stat();
     journal.record("session_end", {{"ok", outcome.ok},
@@ -208,6 +212,7 @@ int run_main(const std::vector<std::string>& argv) {
                                    {"wall_s", progress.elapsed_s()},
                                    {"diffstat", diffstat}});
     store.set_status(session_id, code == kExitOk ? "succeeded" : code == kExitFailed ? "failed" : "error");
+    if (code == kExitRuntime) error += " (session saved: continue with nagent run --resume " + session_id + ")";
     if (!error.empty()) return fail(code, error);
     char line[256];
     std::snprintf(line, sizeof line, "%s · %d steps · %s tokens · %.1fs%s%s · session %s",
