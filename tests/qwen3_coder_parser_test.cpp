@@ -544,6 +544,34 @@ TEST_CASE("chunking never changes the result: every split point, bytewise, rando
   }
 }
 
+TEST_CASE("random tag soup: never throws, and chunking never changes the result") {
+  // Texts stitched from tag fragments, names and whitespace hit the odd corners of the
+  // state machine (tags cut in two, tags in names, closes in every order).
+  static const char* tokens[] = {"<tool_call>", "</tool_call>", "<function=", "</function>", "<parameter=",
+                                 "</parameter>", "<think>", "</think>", "read_file", "path", "start_line", "shell",
+                                 "command", "x", "12", "\n", "\n", " ", ">", "<", "/", "=", "<tool", "</para", "\"",
+                                 "bash", "<function=shell>\n", "<parameter=path>\n"};
+  std::mt19937 rng(7);
+  for (int i = 0; i < 300; ++i) {
+    std::string text;
+    const int n = std::uniform_int_distribution<int>(1, 40)(rng);
+    for (int k = 0; k < n; ++k) text += tokens[std::uniform_int_distribution<int>(0, 27)(rng)];
+    const bool in_reasoning = i % 2 == 1;
+    INFO("text: " << text);
+    ParsedReply whole;
+    REQUIRE_NOTHROW(whole = parse(text, in_reasoning));
+    for (const auto& c : whole.calls) REQUIRE(c.raw.size() <= text.size());
+    const std::string expected = dump(whole);
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<size_t> cuts;
+      for (int k = std::uniform_int_distribution<int>(1, 8)(rng); k > 0; --k)
+        cuts.push_back(std::uniform_int_distribution<size_t>(0, text.size())(rng));
+      std::sort(cuts.begin(), cuts.end());
+      REQUIRE(dump(stream(text, options(in_reasoning), cuts).reply) == expected);
+    }
+  }
+}
+
 TEST_CASE("streaming: certain text is emitted at once, partial tags are held back only until decided") {
   Qwen3CoderParser parser(options());
   auto text_of = [](const std::vector<ParserEvent>& events) {
