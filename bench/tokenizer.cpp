@@ -5,7 +5,9 @@
 // (docs/BENCHMARKS.md).
 //
 //   build/bench/bench_tokenizer [--tokenizer NAME | --tokenizer-json FILE] [--corpus FILE]
-//                               [--write-corpus FILE]          (run from the repo root)
+//                               [--chunk-bytes N] [--write-corpus FILE]   (run from the repo root)
+// Besides the whole corpus as one text it encodes it as documents of about N bytes (cut after
+// a newline; default 4096), which is how prompts arrive; hf_expected.py cuts the same way.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -53,6 +55,19 @@ std::string build_corpus() {
   return corpus;
 }
 
+// Pieces of about n bytes, each ending after a newline (or at the end).
+std::vector<std::string_view> chunks_of(std::string_view text, size_t n) {
+  std::vector<std::string_view> out;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = std::min(text.size(), pos + n);
+    size_t nl = text.find('\n', end - 1);
+    size_t cut = nl == std::string_view::npos ? text.size() : nl + 1;
+    out.push_back(text.substr(pos, cut - pos));
+    pos = cut;
+  }
+  return out;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -61,14 +76,16 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 int main(int argc, char** argv) {
   std::string name = "qwen3", tokenizer_json, corpus_file, write_corpus;
+  size_t chunk_bytes = 4096;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--tokenizer" && i + 1 < argc) name = argv[++i];
     else if (a == "--tokenizer-json" && i + 1 < argc) tokenizer_json = argv[++i];
     else if (a == "--corpus" && i + 1 < argc) corpus_file = argv[++i];
     else if (a == "--write-corpus" && i + 1 < argc) write_corpus = argv[++i];
+    else if (a == "--chunk-bytes" && i + 1 < argc) chunk_bytes = std::stoul(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: bench_tokenizer [--tokenizer NAME | --tokenizer-json FILE] [--corpus FILE] [--write-corpus FILE]\n");
+      std::fprintf(stderr, "usage: bench_tokenizer [--tokenizer NAME | --tokenizer-json FILE] [--corpus FILE] [--chunk-bytes N] [--write-corpus FILE]\n");
       return 2;
     }
   }
@@ -98,6 +115,18 @@ int main(int argc, char** argv) {
     std::printf("tokenizer %s: corpus %.2f MB, %zu tokens, load %.2f s\n", name.c_str(), mb, tokens, load_s);
     std::printf("nagent encode (1 thread): %.2f MB/s, %.0f tokens/s (best of 3 warm; first run %.2f MB/s)\n",
                 mb / best, tokens / best, mb / cold);
+
+    const auto chunks = chunks_of(corpus, chunk_bytes);
+    double chunked = 1e9;
+    size_t chunk_tokens = 0;
+    for (int run = 0; run < 3; ++run) {
+      t0 = std::chrono::steady_clock::now();
+      chunk_tokens = 0;
+      for (auto c : chunks) chunk_tokens += tok.encode(c).size();
+      chunked = std::min(chunked, seconds_since(t0));
+    }
+    std::printf("nagent encode as %zu documents of ~%zu bytes (1 thread): %.2f MB/s, %.0f tokens/s, %zu tokens\n",
+                chunks.size(), chunk_bytes, mb / chunked, chunk_tokens / chunked, chunk_tokens);
 
     std::vector<int32_t> ids = tok.encode(corpus);
     t0 = std::chrono::steady_clock::now();

@@ -31,11 +31,13 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--bench")
     ap.add_argument("--bench-tokenizers", default="qwen3")
+    ap.add_argument("--chunk-bytes", type=int, default=4096, help="bench: document size (cut after a newline)")
+    ap.add_argument("--bench-only", action="store_true")
     args = ap.parse_args()
     names = json.load(open(os.path.join(os.path.dirname(__file__), "tokenizers.json")))
     files = sorted(os.listdir(args.corpus))
     os.makedirs(args.out, exist_ok=True)
-    for name in names:
+    for name in ([] if args.bench_only else names):
         tok = load(args.tokenizers, name)
         cases = []
         for file in files:
@@ -68,6 +70,24 @@ def main():
                 dt = time.perf_counter() - t0
                 best = dt if best is None else min(best, dt)
             results["runs"].append({"tokenizer": name, "seconds": best, "tokens": len(ids), "MB_per_s": len(data) / best / 1e6, "tokens_per_s": len(ids) / best})
+            # The same text as documents of about --chunk-bytes bytes, cut as bench_tokenizer cuts.
+            chunks, pos = [], 0
+            while pos < len(data):
+                end = min(len(data), pos + args.chunk_bytes)
+                nl = data.find(b"\n", end - 1)
+                cut = len(data) if nl < 0 else nl + 1
+                chunks.append(data[pos:cut].decode("utf-8", errors="replace"))
+                pos = cut
+            for label, fn in (("loop of encode()", lambda: sum(len(tok.encode(c, add_special_tokens=False).ids) for c in chunks)),
+                              ("encode_batch (RAYON_NUM_THREADS=1)", lambda: sum(len(e.ids) for e in tok.encode_batch(chunks, add_special_tokens=False)))):
+                best_c = None
+                for _ in range(3):
+                    t0 = time.perf_counter()
+                    n = fn()
+                    dt = time.perf_counter() - t0
+                    best_c = dt if best_c is None else min(best_c, dt)
+                results["runs"].append({"tokenizer": name, "documents": len(chunks), "mode": label, "seconds": best_c, "tokens": n, "MB_per_s": len(data) / best_c / 1e6, "tokens_per_s": n / best_c})
+                print(name, "bench", results["runs"][-1], flush=True)
             with gzip.open(os.path.join(args.out, "bench_ids_" + name + ".json.gz"), "wt") as f:
                 json.dump(ids, f)
             print(name, "bench", results["runs"][-1], flush=True)
