@@ -33,10 +33,7 @@ void attention(NemotronH& m, const AttentionWeights& w, LayerState& s, int64_t p
     const float* qv = &q[t * qd + h * hd];
     float mx = -INFINITY;
     for (int64_t j = 0; j < n; ++j) {
-      const float* kv = &s.k[j * kvd + kvh * hd];
-      float d = 0.0f;
-      for (int64_t e = 0; e < hd; ++e) d += qv[e] * kv[e];
-      scores[j] = d * scale;
+      scores[j] = dot_f32(qv, &s.k[j * kvd + kvh * hd], hd) * scale;
       mx = std::max(mx, scores[j]);
     }
     float sum = 0.0f;

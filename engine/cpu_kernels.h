@@ -53,6 +53,17 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* x, int64_t tokens, f
 // y = w * x / sqrt(mean(x^2) + eps), n elements.
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y);
 
+// Eight independent partial sums, so the compiler can vectorise without reassociating.
+inline float dot_f32(const float* a, const float* b, int64_t n) {
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[i + l] * b[i + l];
+  float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
 inline float silu(float x) { return x / (1.0f + std::exp(-x)); }
 inline float softplus(float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); }
 

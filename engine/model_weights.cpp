@@ -176,7 +176,10 @@ MambaWeights load_mamba(Validator& v, const std::string& m, const ModelConfig& c
     w.in_proj_bias = v.vector(m + "in_proj.bias", {c.in_proj_out()});
     w.out_proj_bias = v.vector(m + "out_proj.bias", {H});
   }
-  w.conv_w = v.vector(m + "conv1d.weight", {conv, 1, K});
+  const std::vector<float> taps = v.vector(m + "conv1d.weight", {conv, 1, K});
+  w.conv_w.resize(taps.size());
+  for (int64_t ch = 0; ch < conv; ++ch)
+    for (int64_t k = 0; k < K; ++k) w.conv_w[k * conv + ch] = taps[ch * K + k];
   w.conv_b = c.use_conv_bias ? v.vector(m + "conv1d.bias", {conv}) : std::vector<float>(conv, 0.0f);
   w.A = v.vector(m + "A_log", {Hm});
   for (float& a : w.A) a = -std::exp(a);

@@ -36,7 +36,7 @@ struct MlpWeights {  // down(relu(up(x))^2)
 struct MambaWeights {
   Matrix in_proj, out_proj;
   std::vector<float> in_proj_bias, out_proj_bias;  // empty unless use_bias
-  std::vector<float> conv_w;  // [conv_dim, K]
+  std::vector<float> conv_w;  // transposed to [K, conv_dim] so the conv vectorises over channels
   std::vector<float> conv_b;  // [conv_dim] (zeros without use_conv_bias)
   std::vector<float> A;       // -exp(A_log) [Hm]
   std::vector<float> dt_bias, D;  // [Hm]
