@@ -450,6 +450,12 @@ struct Qwen3CoderParser::Impl {
   }
 
   void begin_function(const std::string& written) {
+    resolve_function(written);
+    if (emit_events) events.push_back({ParserEvent::CallBegin, call.name, reply.calls.size()});
+  }
+
+  // Names the call (aliases resolved) and finds its tool, noting what is wrong.
+  void resolve_function(const std::string& written) {
     state = State::FuncBody;
     if (written.empty()) {
       structural("<function=> has no function name");

@@ -57,9 +57,12 @@ struct ParsedReply {
 
 // Streaming events for live display.
 struct ParserEvent {
-  enum Kind { Reasoning, Content, CallComplete } kind;
-  std::string text;            // Reasoning/Content: the new text
-  size_t call_index = 0;       // CallComplete: index into calls() (and ParsedReply::calls)
+  // CallBegin: a call's function name has been read (text: the name, after aliases), so a
+  // display can show "calling edit_file..." while a long value streams in; its
+  // CallComplete follows with the same call_index.
+  enum Kind { Reasoning, Content, CallBegin, CallComplete } kind;
+  std::string text;            // Reasoning/Content: the new text; CallBegin: the name
+  size_t call_index = 0;       // CallBegin/CallComplete: index into calls() (and ParsedReply::calls)
 };
 
 class Qwen3CoderParser {

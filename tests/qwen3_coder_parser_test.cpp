@@ -63,6 +63,7 @@ struct Streamed {
   std::string reasoning_events;
   std::string content_events;
   std::vector<size_t> completed;  // call indices in CallComplete order
+  std::vector<std::pair<size_t, std::string>> begun;  // CallBegin: index and name
 };
 
 // Feeds text cut at the given offsets (ascending), collecting the live events.
@@ -74,6 +75,10 @@ Streamed stream(std::string_view text, const ParserOptions& o, const std::vector
     for (const auto& e : events) {
       if (e.kind == ParserEvent::Reasoning) s.reasoning_events += e.text;
       if (e.kind == ParserEvent::Content) s.content_events += e.text;
+      if (e.kind == ParserEvent::CallBegin) {
+        REQUIRE(e.call_index == s.completed.size());  // it announces the next call to complete
+        s.begun.emplace_back(e.call_index, e.text);
+      }
       if (e.kind == ParserEvent::CallComplete) {
         REQUIRE(e.call_index < calls.size());
         s.completed.push_back(e.call_index);
@@ -529,6 +534,7 @@ TEST_CASE("chunking never changes the result: every split point, bytewise, rando
       REQUIRE(s.reasoning_events == (swapped ? whole.content : whole.reasoning));
       REQUIRE(s.completed.size() == whole.calls.size());
       for (size_t i = 0; i < s.completed.size(); ++i) REQUIRE(s.completed[i] == i);
+      for (const auto& [index, name] : s.begun) REQUIRE(whole.calls.at(index).name == name);
     };
     for (size_t cut = 0; cut <= text.size(); ++cut) check({cut});
     std::vector<size_t> bytewise;
@@ -582,7 +588,12 @@ TEST_CASE("streaming: certain text is emitted at once, partial tags are held bac
   CHECK(text_of(parser.feed("Hello wor")) == "Hello wor");
   CHECK(text_of(parser.feed("ld. <tool")) == "ld.");  // " <tool" could still open a call
   CHECK(text_of(parser.feed("box>")) == " <toolbox>");  // it did not
-  CHECK(text_of(parser.feed("\n<tool_call>\n<function=shell>\n<parameter=command>\nls\n</parameter>\n</fun")).empty());
+  auto begin = parser.feed("\n<tool_call>\n<function=bash>");
+  REQUIRE(begin.size() == 1);  // the name is known before the arguments arrive
+  CHECK(begin[0].kind == ParserEvent::CallBegin);
+  CHECK(begin[0].text == "shell");  // alias resolved
+  CHECK(begin[0].call_index == 0);
+  CHECK(parser.feed("\n<parameter=command>\nls\n</parameter>\n</fun").empty());
   auto events = parser.feed("ction>\n</tool_call>");
   REQUIRE(events.size() == 1);
   CHECK(events[0].kind == ParserEvent::CallComplete);
