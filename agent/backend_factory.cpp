@@ -1,6 +1,7 @@
 #include "agent/backend_factory.h"
 
 #include "agent/errors.h"
+#include "engine/local_backend.h"
 #include "engine/openai_client.h"
 
 namespace nagent {
@@ -24,10 +25,17 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
       throw ConfigError(e.what());
     }
   }
+  if (kind == "local") {
+    if (options.model.empty())
+      throw ConfigError("--backend local needs a model directory: pass --model DIR (config.json, *.safetensors, tokenizer.json)");
+    LocalBackendOptions local;
+    local.model_dir = options.model;
+    return make_local_backend(local);
+  }
   if (kind.empty())
     throw ConfigError("no model configured: pass --endpoint URL (an OpenAI-compatible server such as vLLM or "
                       "SGLang serving Nemotron 3) or set NAGENT_ENDPOINT; see docs/backends.md");
-  throw ConfigError("unknown backend '" + kind + "' (known: openai)");
+  throw ConfigError("unknown backend '" + kind + "' (known: openai, local)");
 }
 
 }  // namespace nagent

@@ -1,0 +1,184 @@
+// Generation (greedy against the transformers reference, logprobs, stop ids, stop strings,
+// streaming) and the local Backend end to end, on the nano fixture with a small byte-level
+// tokenizer written for its 256-token vocabulary.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/generation.h"
+#include "engine/local_backend.h"
+#include "engine/safetensors.h"
+#include "engine/tokenizer.h"
+
+using namespace nagent;
+using namespace nagent::engine;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kNano = fs::path(NAGENT_SOURCE_DIR) / "tests/fixtures/nemotronh/nano_fp32";
+
+// Model directory = the nano fixture + a tokenizer: ids 0..95 are '\n' and printable ASCII
+// (byte-level symbols), 96..100 the chat special tokens, the rest two-letter pieces so that
+// every id decodes.
+struct ModelDir {
+  fs::path path = fs::temp_directory_path() / ("engine_generation_test_" + std::to_string(getpid()));
+  ModelDir() {
+    fs::remove_all(path);
+    fs::create_directories(path);
+    for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(kNano / f, path / f);
+    nlohmann::json vocab = nlohmann::json::object();
+    int id = 0;
+    vocab["\u010a"] = id++;  // '\n' in the byte-level alphabet
+    vocab["\u0120"] = id++;  // ' '
+    for (char c = 33; c < 127; ++c) vocab[std::string(1, c)] = id++;
+    nlohmann::json added = nlohmann::json::array();
+    for (const char* t : {"<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>"}) {
+      added.push_back({{"id", id}, {"content", t}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
+                       {"normalized", false}, {"special", true}});
+      vocab[t] = id++;
+    }
+    for (char a = 'a'; id < 256; ++a)
+      for (char b = 'a'; b <= 'z' && id < 256; ++b) vocab[std::string{a, b}] = id++;
+    const nlohmann::json bl = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
+    const nlohmann::json tok = {{"version", "1.0"},
+                                {"added_tokens", added},
+                                {"normalizer", nullptr},
+                                {"pre_tokenizer", bl},
+                                {"post_processor", nullptr},
+                                {"decoder", bl},
+                                {"model",
+                                 {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
+                                  {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
+                                  {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
+                                  {"merges", nlohmann::json::array()}}}};
+    std::ofstream(path / "tokenizer.json") << tok.dump();
+    std::ofstream(path / "tokenizer_config.json") << R"({"eos_token": "<|im_end|>"})";
+  }
+  ~ModelDir() { fs::remove_all(path); }
+};
+
+std::vector<int32_t> ids_of(const SafetensorsFile& f, const std::string& name) {
+  const TensorInfo* t = f.find(name);
+  REQUIRE(t);
+  const auto* p = reinterpret_cast<const int64_t*>(f.data(*t));
+  return std::vector<int32_t>(p, p + t->numel());
+}
+
+}  // namespace
+
+TEST_CASE("greedy generation reproduces transformers' 64 tokens, with logprobs") {
+  auto m = NemotronH::load(kNano.string());
+  auto ref = SafetensorsFile::open((kNano / "reference.safetensors").string());
+  const auto prompt = ids_of(*ref, "prompt_ids");
+  const auto expect = ids_of(*ref, "decode_ids");
+  const TensorInfo* dl = ref->find("decode_logits");
+  const float* ref_logits = reinterpret_cast<const float*>(ref->data(*dl));
+  const TensorInfo* pl = ref->find("prefill_logits");
+  const float* ref_prefill = reinterpret_cast<const float*>(ref->data(*pl));
+  const int64_t V = m->config().vocab_size;
+
+  EngineSession s(*m);
+  GenerationOptions g;
+  g.max_tokens = 64;
+  g.logprobs = true;
+  const GenerationResult r = generate(s, prompt, g);
+  CHECK(r.tokens == expect);
+  CHECK(r.finish_reason == "length");
+  REQUIRE(r.logprobs.size() == 64);
+  for (size_t i = 0; i < 64; ++i) {
+    const float* row = i == 0 ? ref_prefill + (prompt.size() - 1) * V : ref_logits + (i - 1) * V;
+    CHECK(r.logprobs[i] == Approx(token_logprob(row, V, expect[i])).margin(1e-3));
+  }
+  // The session holds the prompt and every generated token but the last (never fed).
+  CHECK(s.tokens().size() == prompt.size() + 63);
+  CHECK(r.prefilled_tokens == static_cast<int64_t>(prompt.size()));
+}
+
+TEST_CASE("a stop id ends generation before that token") {
+  auto m = NemotronH::load(kNano.string());
+  auto ref = SafetensorsFile::open((kNano / "reference.safetensors").string());
+  const auto prompt = ids_of(*ref, "prompt_ids");
+  const auto expect = ids_of(*ref, "decode_ids");
+  const size_t at = static_cast<size_t>(std::find(expect.begin(), expect.end(), expect[12]) - expect.begin());
+  EngineSession s(*m);
+  GenerationOptions g;
+  g.max_tokens = 64;
+  g.stop_ids = {expect[12]};
+  const GenerationResult r = generate(s, prompt, g);
+  CHECK(r.finish_reason == "stop");
+  CHECK(r.stop_token == expect[12]);
+  CHECK(r.tokens == std::vector<int32_t>(expect.begin(), expect.begin() + at));
+}
+
+TEST_CASE("stop strings cut the text, streamed pieces add up to it, seeds repeat") {
+  ModelDir dir;
+  auto m = NemotronH::load(dir.path.string());
+  const Tokenizer tok = Tokenizer::from_model_dir(dir.path.string());
+  const auto prompt = tok.encode("The quick brown fox");
+  GenerationOptions g;
+  g.max_tokens = 40;
+  g.sampling.temperature = 0.8;
+  g.sampling.seed = 5;
+  EngineSession s1(*m);
+  const GenerationResult free_run = generate(s1, prompt, g, &tok);
+  REQUIRE(free_run.text.size() >= 12);
+  EngineSession s2(*m);
+  CHECK(generate(s2, prompt, g, &tok).text == free_run.text);  // same seed, same text
+
+  const std::string stop = free_run.text.substr(8, 3);
+  g.stop_strings = {stop};
+  std::string streamed;
+  EngineSession s3(*m);
+  const GenerationResult r = generate(s3, prompt, g, &tok, [&](const std::string& piece) {
+    streamed += piece;
+    return true;
+  });
+  CHECK(r.finish_reason == "stop");
+  CHECK(r.text == free_run.text.substr(0, free_run.text.find(stop)));
+  CHECK(streamed == r.text);  // nothing of the stop string leaked into the stream
+}
+
+TEST_CASE("local backend: chat template, generation, usage, streamed deltas, session reuse") {
+  ModelDir dir;
+  LocalBackendOptions o;
+  o.model_dir = dir.path.string();
+  auto backend = make_local_backend(o);
+  CHECK_THAT(backend->describe(), Catch::Contains("NemotronH 5 layers"));
+  CHECK(backend->context_window() == 4096);
+  ChatRequest req;
+  req.messages = {Message::system("Be brief."), Message::user("Say hi.")};
+  req.sampling.temperature = 0.0;
+  req.sampling.max_tokens = 24;
+  std::string reasoning, content;
+  const ChatReply a = backend->chat(req, [&](const ChatDelta& d) {
+    reasoning += d.reasoning;
+    content += d.content;
+  });
+  CHECK(a.usage.reported);
+  CHECK(a.usage.prompt_tokens > 20);
+  CHECK(a.usage.completion_tokens >= 1);
+  CHECK(a.usage.completion_tokens <= 24);
+  CHECK((a.finish_reason == "stop" || a.finish_reason == "length"));
+  CHECK(reasoning == a.reasoning);  // the prompt ends in "<think>\n": output starts as reasoning
+  CHECK(content == a.content);
+  CHECK(!(a.reasoning + a.content).empty());
+  // Greedy and the same prompt: the same reply, from the session's saved prompt state.
+  const ChatReply b = backend->chat(req, {});
+  CHECK(b.reasoning == a.reasoning);
+  CHECK(b.content == a.content);
+}
+
+TEST_CASE("local backend errors are one clear BackendError") {
+  LocalBackendOptions o;
+  o.model_dir = "/nonexistent/model";
+  CHECK_THROWS_WITH(make_local_backend(o), Catch::Contains("cannot load the local model") && Catch::Contains("not a directory"));
+  o.model_dir = kNano.string();  // weights but no tokenizer.json
+  CHECK_THROWS_AS(make_local_backend(o), BackendError);
+}
