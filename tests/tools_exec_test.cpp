@@ -32,6 +32,14 @@ TEST_CASE("shell merges stdout and stderr in order and reports the exit code") {
   CHECK(stdin_closed.output == "done\n[exit code 0]");
 }
 
+TEST_CASE("shell reports a command killed by a signal") {
+  TempWorkspace t;
+  auto r = t.call("shell", {{"command", "echo before; kill -KILL $$"}});
+  CHECK_FALSE(r.ok);
+  CHECK(r.exit_code == 128 + 9);
+  CHECK(r.output == "before\n[killed by signal 9 (SIGKILL)]");
+}
+
 TEST_CASE("shell caps long output keeping head and tail") {
   TempWorkspace t;
   t.ctx.output_limit_bytes = 2000;

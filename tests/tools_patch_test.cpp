@@ -168,6 +168,15 @@ TEST_CASE("apply_patch tolerates miscounted @@ headers, prose around the diff, a
   CHECK(t.read("lib/h.py") == "a = 1\nb = 20\nc = 3\nd = 40\n");
 }
 
+TEST_CASE("apply_patch uses the @@ counts to read removed '-- ' and added '++ ' lines as content") {
+  TempWorkspace t;
+  t.write("sig.txt", "body\n-- a\nend\n");
+  auto r = t.call("apply_patch", {{"patch", "--- a/sig.txt\n+++ b/sig.txt\n@@ -1,3 +1,3 @@\n body\n--- a\n+++ b\n end\n"}});
+  INFO(r.output);
+  REQUIRE(r.ok);
+  CHECK(t.read("sig.txt") == "body\n++ b\nend\n");
+}
+
 TEST_CASE("apply_patch takes plain `diff -u` output naming a backup as the old file") {
   TempWorkspace t;
   t.write("conf.ini", "a=1\nb=2\n");

@@ -221,7 +221,10 @@ class Parser {
         if (prev != '-') hunk.new_no_newline = true;
         continue;
       }
-      if (starts_with(l, "@@") || file_header_at(i_)) break;
+      if (starts_with(l, "@@") || starts_with(l, "diff --git ")) break;
+      // "--- x" + "+++ y" is also what removing "-- x" and adding "++ y" looks like: while
+      // the counts still expect lines it is content, unless an @@ line follows it.
+      if (file_header_at(i_) && (satisfied || (i_ + 2 < lines_.size() && starts_with(lines_[i_ + 2], "@@")))) break;
       char kind = l.empty() ? ' ' : l[0];
       if (kind != ' ' && kind != '-' && kind != '+') break;
       // Past the stated counts a correct diff has no more hunk lines, so only lines that
