@@ -1,11 +1,9 @@
 #include "tools/ignored_dirs.h"
 
-#include <array>
-
 namespace nagent {
 
 bool is_ignored_dir(std::string_view name) {
-  static constexpr std::array<std::string_view, 20> exact = {
+  static constexpr std::string_view exact[] = {
       ".git", ".hg", ".svn", "node_modules", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache",
       ".tox", ".venv", "venv", ".eggs", "target", "build", "dist", "CMakeFiles", ".gradle", ".idea", ".cache",
       ".next"};
