@@ -101,10 +101,55 @@ std::optional<json> parse_number(std::string_view s) {
   return json(d);
 }
 
-// JSON text for an object/array parameter. A value that parses to a JSON string holding
+// A Python literal (what repr() writes for a list or dict: single-quoted strings,
+// True/False/None) rewritten as JSON text; nullopt when it holds anything else. Models see
+// Python reprs in their training data and write them for list/dict parameters (vLLM
+// accepts them too, through ast.literal_eval).
+std::optional<std::string> python_literal_as_json(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const char c = s[i];
+    if (c == '\'' || c == '"') {
+      out += '"';
+      for (++i; i < s.size() && s[i] != c; ++i) {
+        if (s[i] == '\\' && i + 1 < s.size()) {
+          ++i;
+          if (s[i] != '\'') out += '\\';  // \' is Python's escape only; the rest mean the same in JSON
+          out += s[i];
+        } else if (s[i] == '"') {
+          out += "\\\"";
+        } else {
+          out += s[i];
+        }
+      }
+      if (i == s.size()) return std::nullopt;  // unterminated string
+      out += '"';
+      ++i;
+    } else if (std::isalpha(static_cast<unsigned char>(c))) {
+      size_t j = i;
+      while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_')) ++j;
+      const std::string_view word = s.substr(i, j - i);
+      if (word == "True") out += "true";
+      else if (word == "False") out += "false";
+      else if (word == "None") out += "null";
+      else return std::nullopt;
+      i = j;
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
+
+// JSON text for an object/array parameter (or its Python literal form). A value that parses to a JSON string holding
 // JSON (double-encoded by the model) is unwrapped once.
 std::optional<json> parse_container(std::string_view s, Kind want, std::string& why) {
   json v = json::parse(s.begin(), s.end(), nullptr, false);
+  if (v.is_discarded()) {
+    if (auto as_json = python_literal_as_json(s)) v = json::parse(*as_json, nullptr, false);
+  }
   if (v.is_discarded()) {
     why = "not valid JSON";
     return std::nullopt;

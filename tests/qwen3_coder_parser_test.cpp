@@ -455,6 +455,12 @@ TEST_CASE("convert_parameter: the type table") {
       {"[1, \"x\"]", array, {1, "x"}},
       {"\"[1, 2]\"", array, {1, 2}},  // double-encoded JSON is unwrapped once
       {"[1, 2", array, nullptr, "must be a JSON array, got '[1, 2' (not valid JSON)"},
+      // Python reprs (what the model has seen for lists and dicts) are read as JSON.
+      {"['a', \"b\"]", array, {"a", "b"}},
+      {"{'k': True, 'n': None, 'f': False}", object, {{"k", true}, {"n", nullptr}, {"f", false}}},
+      {"{'it\\'s': 'say \"hi\"'}", object, {{"it's", "say \"hi\""}}},
+      {"['a', Tru]", array, nullptr, "must be a JSON array, got '['a', Tru]' (not valid JSON)"},
+      {"['a]", array, nullptr, "must be a JSON array"},
       {"{\"a\": 1}", array, nullptr, "must be a JSON array, got '{\"a\": 1}' (JSON object)"},
       {"  spaced  ", string, "  spaced  "},
       {"null", string, "null"},
