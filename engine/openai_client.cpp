@@ -298,11 +298,12 @@ OpenAIClient::Outcome OpenAIClient::attempt_chat(const std::string& body, const 
   req.body = body;
 
   int status = 0;
-  std::string content_type, retry_after;
+  std::string content_type, retry_after, location;
   req.response_handler = [&](const httplib::Response& res) {
     status = res.status;
     content_type = res.get_header_value("Content-Type");
     retry_after = res.get_header_value("Retry-After");
+    location = res.get_header_value("Location");
     return true;
   };
 
@@ -381,6 +382,13 @@ OpenAIClient::Outcome OpenAIClient::attempt_chat(const std::string& body, const 
     return o;
   }
 
+  if (status >= 300 && status < 400 && !location.empty()) {
+    // Not followed: a POST must not silently change its target (http -> https, another host).
+    std::string base = location;
+    if (base.ends_with("/chat/completions")) base.resize(base.size() - 17);
+    return Outcome::fail("model server at " + config_.endpoint + " redirects to " + one_line(location) +
+                         "; pass --endpoint " + one_line(base));
+  }
   if (status != 200) {
     const std::string message = error_message(whole);
     if (retryable_status(status)) {

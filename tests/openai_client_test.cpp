@@ -67,19 +67,21 @@ std::string error_of(OpenAIClient& client, const ChatRequest& request) {
   return "";
 }
 
-// A server that answers every chat request with one fixed body: for wire shapes the
-// ScriptedServer does not produce (CRLF framing, error events, truncated streams).
+// A server that answers every chat request the same way: for wire shapes the
+// ScriptedServer does not produce (CRLF framing, error events, truncated streams, redirects).
 class RawServer {
  public:
-  RawServer(std::string body, std::string content_type) {
+  explicit RawServer(std::function<void(httplib::Response&)> answer) {
     server_.Post("/v1/chat/completions", [=, this](const httplib::Request&, httplib::Response& res) {
       ++requests;
-      res.set_content(body, content_type);
+      answer(res);
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(milliseconds(1));
   }
+  RawServer(std::string body, std::string content_type)
+      : RawServer([=](httplib::Response& res) { res.set_content(body, content_type); }) {}
   ~RawServer() {
     server_.stop();
     thread_.join();
@@ -497,6 +499,18 @@ TEST_CASE("OpenAIClient retries a stream that ends without finish_reason or [DON
   const std::string error = error_of(client, user_request("hi"));
   CHECK_THAT(error, Contains("failed 3 attempts") && Contains("stream ended before the reply was complete"));
   CHECK(server.requests == 3);
+}
+
+TEST_CASE("OpenAIClient names the URL a server redirects to", "[client]") {
+  RawServer server([](httplib::Response& res) {
+    res.status = 301;
+    res.set_header("Location", "https://api.example.test/v1/chat/completions");
+  });
+  OpenAIClient client(config_for(server.endpoint()));
+  const std::string error = error_of(client, user_request("hi"));
+  CHECK_THAT(error, Contains("redirects to https://api.example.test/v1/chat/completions") &&
+                        Contains("pass --endpoint https://api.example.test/v1"));
+  CHECK(server.requests == 1);
 }
 
 TEST_CASE("OpenAIClient surfaces an error event inside a 200 stream", "[client]") {
