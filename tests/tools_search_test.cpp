@@ -62,6 +62,17 @@ TEST_CASE("search skips .git, dependency directories, binary files and symlinks"
   CHECK(nm.output == "node_modules/pkg/index.js:1: token\n[1 match in 1 file]");
 }
 
+TEST_CASE("search shows a window around a match deep inside a long line") {
+  TempWorkspace t;
+  t.write("min.js", std::string(5000, 'a') + "NEEDLE" + std::string(5000, 'b') + "\n");
+  auto r = t.call("search", {{"pattern", "NEEDLE"}});
+  REQUIRE(r.ok);
+  CHECK_THAT(r.output, Catch::StartsWith("min.js:1: [...] aaa"));
+  CHECK_THAT(r.output, Catch::Contains("aNEEDLEb"));
+  CHECK_THAT(r.output, Catch::Contains("bbb [...]\n"));
+  CHECK(r.output.size() < 400);
+}
+
 TEST_CASE("search caps its rows and counts what it left out") {
   TempWorkspace t;
   std::string many;

@@ -24,6 +24,8 @@ constexpr size_t kMaxCountedMatches = 100000;  // beyond it the total is reporte
 constexpr uint64_t kMaxFileBytes = 4u << 20;   // bigger files are skipped (logs, data dumps)
 constexpr size_t kMaxLineChars = 300;
 
+bool utf8_continuation(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
+
 struct Stats {
   size_t files_searched = 0, files_matched = 0, matches = 0;
   size_t shown = 0, files_shown = 0;
@@ -98,10 +100,15 @@ class Searcher {
         if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
         std::string row = relative() + ":" + std::to_string(line) + ": ";
         if (text.size() > kMaxLineChars) {
-          size_t cut = kMaxLineChars;
-          while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;
-          row.append(text.substr(0, cut));
-          row += " [...]";
+          // A long line (minified code, data) is shown as a window that holds the match.
+          const size_t col = m - start;
+          size_t from = col > kMaxLineChars / 2 ? col - kMaxLineChars / 3 : 0;
+          while (from > 0 && utf8_continuation(text[from])) --from;
+          size_t to = std::min(text.size(), from + kMaxLineChars);
+          while (to > from && to < text.size() && utf8_continuation(text[to])) --to;
+          if (from > 0) row += "[...] ";
+          row.append(text.substr(from, to - from));
+          if (to < text.size()) row += " [...]";
         } else {
           row.append(text);
         }
