@@ -7,6 +7,7 @@
 #include "engine/tokenizer_added.h"
 #include "engine/tokenizer_bpe.h"
 #include "engine/tokenizer_decoder.h"
+#include "engine/tokenizer_json_reader.h"
 #include "engine/tokenizer_normalizer.h"
 #include "engine/tokenizer_pretokenizer.h"
 #include "engine/unicode.h"
@@ -33,13 +34,17 @@ struct Tokenizer::Impl {
 };
 
 namespace {
-json read_json(const std::string& path) {
+std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error("cannot open " + path);
   std::stringstream buffer;
   buffer << in.rdbuf();
+  return buffer.str();
+}
+
+json read_json(const std::string& path) {
   try {
-    return json::parse(buffer.str());
+    return json::parse(read_text(path));
   } catch (const json::exception& e) {
     throw std::runtime_error(path + ": not valid JSON: " + e.what());
   }
@@ -92,13 +97,18 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 Tokenizer Tokenizer::from_json(const json& tj, const json& config) {
+  return from_parts(tok::split_tokenizer_json(tj), config);
+}
+
+Tokenizer Tokenizer::from_parts(tok::TokenizerFile file, const json& config) {
+  const json& tj = file.config;
   if (!tj.is_object() || !tj.contains("model")) throw std::runtime_error("not a tokenizer.json: no \"model\"");
   Tokenizer t;
   Impl& m = *t.impl_;
   m.added = tok::AddedVocabulary::from_json(tj.value("added_tokens", json::array()));
   m.normalizer = tok::Normalizer::from_json(tj.value("normalizer", json()));
   m.pre_tokenizer = tok::PreTokenizer::from_json(tj.value("pre_tokenizer", json()));
-  m.model = tok::BpeModel::from_json(tj["model"], m.pre_tokenizer.byte_level());
+  m.model = tok::BpeModel::from_parts(tj["model"], file.vocab, file.merges, m.pre_tokenizer.byte_level());
   m.decoder = tok::Decoder::from_json(tj.value("decoder", json()));
   m.add_post_processor(tj.value("post_processor", json()));
   m.vocab_size = m.model.id_to_token().size();
@@ -120,7 +130,7 @@ Tokenizer Tokenizer::from_json(const json& tj, const json& config) {
 
 Tokenizer Tokenizer::from_file(const std::string& path) {
   try {
-    return from_json(read_json(path));
+    return from_parts(tok::read_tokenizer_json(read_text(path)), nullptr);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": " + e.what());
   }
@@ -132,7 +142,7 @@ Tokenizer Tokenizer::from_model_dir(const std::string& dir) {
   json config;
   if (std::ifstream(config_path).good()) config = read_json(config_path);
   try {
-    return from_json(read_json(path), config);
+    return from_parts(tok::read_tokenizer_json(read_text(path)), config);
   } catch (const std::exception& e) {
     throw std::runtime_error(path + ": " + e.what());
   }

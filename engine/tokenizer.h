@@ -19,6 +19,8 @@
 
 namespace nagent {
 
+namespace tok { struct TokenizerFile; }
+
 class Tokenizer {
  public:
   // Throws std::runtime_error naming the file and what in it is wrong or unsupported.
@@ -54,6 +56,7 @@ class Tokenizer {
 
  private:
   Tokenizer();
+  static Tokenizer from_parts(tok::TokenizerFile file, const nlohmann::json& config);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -34,11 +34,11 @@ bool unmap_byte_level(std::string_view token, std::string& bytes) {
 }
 }  // namespace
 
-BpeModel BpeModel::from_json(const nlohmann::json& model, bool byte_level) {
+BpeModel BpeModel::from_parts(const nlohmann::json& model, const std::vector<std::pair<std::string, int32_t>>& vocab,
+                              const std::vector<std::pair<std::string, std::string>>& merges, bool byte_level) {
   const std::string type = model.value("type", "BPE");
   if (type != "BPE") throw std::runtime_error("tokenizer.json: unsupported model type '" + type + "' (only BPE)");
-  if (!model.contains("vocab") || !model["vocab"].is_object())
-    throw std::runtime_error("tokenizer.json: model.vocab must be an object of token -> id");
+  if (vocab.empty()) throw std::runtime_error("tokenizer.json: model.vocab is missing or empty");
   BpeModel m;
   m.byte_level_ = byte_level;
   auto str_or_empty = [&](const char* key) {
@@ -52,16 +52,13 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, bool byte_level) {
   m.ignore_merges_ = model.value("ignore_merges", false);
   m.fuse_unk_ = model.value("fuse_unk", false);
 
-  const auto& vocab = model["vocab"];
   m.vocab_.reserve(vocab.size());
   std::string bytes;
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    int32_t id = it.value().get<int32_t>();
-    if (id < 0) throw std::runtime_error("tokenizer.json: negative id for token '" + it.key() + "'");
+  for (const auto& [token, id] : vocab) {
     if (static_cast<size_t>(id) >= m.id_to_token_.size()) m.id_to_token_.resize(id + 1);
-    m.id_to_token_[id] = it.key();
-    if (byte_level && unmap_byte_level(it.key(), bytes)) m.vocab_.emplace(bytes, id);
-    else m.vocab_.emplace(it.key(), id);
+    m.id_to_token_[id] = token;
+    if (byte_level && unmap_byte_level(token, bytes)) m.vocab_.emplace(bytes, id);
+    else m.vocab_.emplace(token, id);
   }
   std::fill(std::begin(m.byte_ids_), std::end(m.byte_ids_), -1);
   std::fill(std::begin(m.byte_fallback_ids_), std::end(m.byte_fallback_ids_), -1);
@@ -79,7 +76,6 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, bool byte_level) {
     m.unk_id_ = it->second;
   }
 
-  const auto& merges = model.contains("merges") ? model["merges"] : nlohmann::json::array();
   size_t capacity = 16;
   while (capacity < merges.size() * 2) capacity <<= 1;
   m.merge_keys_.assign(capacity, kEmpty);
@@ -90,21 +86,7 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, bool byte_level) {
     return m.token_to_id(token);
   };
   for (size_t rank = 0; rank < merges.size(); ++rank) {
-    const auto& entry = merges[rank];
-    std::string a, b;
-    if (entry.is_string()) {
-      const std::string& line = entry.get_ref<const std::string&>();
-      size_t space = line.find(' ');
-      if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos)
-        throw std::runtime_error("tokenizer.json: merge " + std::to_string(rank) + " '" + line + "' is not two tokens");
-      a = line.substr(0, space);
-      b = line.substr(space + 1);
-    } else if (entry.is_array() && entry.size() == 2) {
-      a = entry[0].get<std::string>();
-      b = entry[1].get<std::string>();
-    } else {
-      throw std::runtime_error("tokenizer.json: merge " + std::to_string(rank) + " must be \"a b\" or [a, b]");
-    }
+    const auto& [a, b] = merges[rank];
     int32_t left = lookup(a), right = lookup(b);
     std::string merged = a + (b.compare(0, m.prefix_.size(), m.prefix_) == 0 ? b.substr(m.prefix_.size()) : b);
     int32_t id = lookup(merged);

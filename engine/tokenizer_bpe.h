@@ -26,7 +26,10 @@ class BpeModel {
  public:
   // byte_level: words arrive as raw bytes (see PreTokenizer::byte_level) and vocabulary
   // strings are read through the GPT-2 byte-to-unicode mapping.
-  static BpeModel from_json(const nlohmann::json& model, bool byte_level);
+  // model: tokenizer.json's "model" object (its vocab and merges, if still there, are
+  // ignored); vocab and merges as tokenizer_json_reader.h delivers them.
+  static BpeModel from_parts(const nlohmann::json& model, const std::vector<std::pair<std::string, int32_t>>& vocab,
+                             const std::vector<std::pair<std::string, std::string>>& merges, bool byte_level);
 
   // Appends the ids of one pre-tokenized word. Thread-safe.
   void tokenize(std::string_view word, std::vector<int32_t>& out) const;
