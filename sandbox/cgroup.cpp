@@ -1,5 +1,6 @@
 #include "sandbox/cgroup.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -191,8 +192,10 @@ CgroupPool::CgroupPool(bool v2, std::vector<Controller> controllers, const Limit
 }
 
 CgroupPool::~CgroupPool() {
-  for (const auto& slot : slots_)
+  for (const auto& slot : slots_) {
+    if (slot.dir_fd >= 0) ::close(slot.dir_fd);
     for (const auto& dir : slot.dirs) ::rmdir(dir.c_str());
+  }
 }
 
 CgroupPool::Slot CgroupPool::make_slot(int index) {
@@ -232,6 +235,10 @@ CgroupPool::Slot CgroupPool::make_slot(int index) {
       std::string err = write_text(dir + "/" + file, value);
       if (!err.empty()) throw SandboxError("cgroup: cannot set " + err);
     }
+    if (v2_) {
+      slot.dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (slot.dir_fd < 0) throw SandboxError("cgroup: open " + dir + ": " + std::strerror(errno));
+    }
   }
   return slot;
 }
@@ -259,7 +266,8 @@ CgroupPool::Lease CgroupPool::acquire() {
   slot.busy = true;
   slot.oom_kills = limits_.memory_mb ? oom_kills(slot) : 0;
   slot.pids_refused = limits_.processes ? pids_refused(slot) : 0;
-  return {static_cast<int>(i), &slot.procs_files};
+  if (v2_) return {static_cast<int>(i), slot.dir_fd, nullptr};
+  return {static_cast<int>(i), -1, &slot.procs_files};
 }
 
 std::string CgroupPool::release(const Lease& lease) {

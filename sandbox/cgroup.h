@@ -24,7 +24,10 @@ class CgroupPool {
 
   struct Lease {
     int slot = -1;
-    // Files the run's first process writes "0" to, joining the cgroup before it forks.
+    // cgroup v2: the directory, for clone3(CLONE_INTO_CGROUP), which starts the run's
+    // first process inside it (no migration, which would wait for an RCU grace period).
+    int dir_fd = -1;
+    // cgroup v1: files the run's first process writes "0" to, joining before it forks.
     const std::vector<std::string>* procs_files = nullptr;
   };
   Lease acquire();
@@ -41,6 +44,7 @@ class CgroupPool {
   struct Slot {
     std::vector<std::string> dirs;
     std::vector<std::string> procs_files;
+    int dir_fd = -1;  // v2 only
     uint64_t oom_kills = 0;  // counters at the start of the current run
     uint64_t pids_refused = 0;
     bool busy = false;

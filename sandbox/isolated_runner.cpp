@@ -36,13 +36,15 @@ namespace fs = std::filesystem;
 
 constexpr uint64_t kNamespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
 
-// fork()-like clone into new namespaces: returns 0 in the child, which continues on a
-// copy of this stack. The pidfd comes back atomically with the pid.
-pid_t clone_into(uint64_t flags, int* pidfd) {
+// fork()-like clone into new namespaces (and, given a cgroup v2 directory, into that
+// cgroup): returns 0 in the child, which continues on a copy of this stack. The pidfd
+// comes back atomically with the pid.
+pid_t clone_into(uint64_t flags, int* pidfd, int cgroup_fd = -1) {
   clone_args args{};
-  args.flags = flags | CLONE_PIDFD;
+  args.flags = flags | CLONE_PIDFD | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
   args.pidfd = reinterpret_cast<uint64_t>(pidfd);
   args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) args.cgroup = static_cast<uint64_t>(cgroup_fd);
   return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }
 
@@ -193,7 +195,7 @@ class IsolatedRunner final : public Runner {
       plan.cgroup_procs = lease.procs_files;
     }
     int pidfd = -1;
-    pid_t pid = clone_into(namespace_flags_, &pidfd);
+    pid_t pid = clone_into(namespace_flags_, &pidfd, lease.dir_fd);
     if (pid == 0) run_init(plan);
     int clone_errno = errno;
     if (devnull >= 0) ::close(devnull);
