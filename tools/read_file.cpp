@@ -2,6 +2,7 @@
 // stops at a line boundary when the model's output budget is spent and says where to
 // continue, which beats a head+tail cut for reading code.
 #include <cstdio>
+#include <system_error>
 
 #include "tools/builtin.h"
 #include "tools/text_file.h"
@@ -11,6 +12,7 @@ namespace nagent {
 namespace {
 
 constexpr size_t kMaxLineChars = 2000;  // longer lines (minified code, data) are shortened
+constexpr uintmax_t kMaxFileBytes = 256u << 20;  // the whole file is loaded to number its lines
 
 class ReadFileTool : public Tool {
  public:
@@ -42,6 +44,13 @@ class ReadFileTool : public Tool {
     try {
       auto abs = ctx.workspace.resolve(path);
       shown_path = ctx.workspace.relative(abs);
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(abs, ec);
+      if (!ec && size > kMaxFileBytes) {
+        return tool_error(shown_path + " is " + std::to_string(size >> 20) +
+                          " MiB, too large to load; look at parts of it with shell (e.g. `sed -n '100,200p' " + shown_path +
+                          "`, `tail -n 50 " + shown_path + "`) or find lines with search");
+      }
       data = text_file::read(abs, shown_path);
     } catch (const std::exception& e) {
       std::string msg = e.what();
