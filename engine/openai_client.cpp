@@ -75,8 +75,9 @@ int error_code(const json& error) {
 // {"error": ...} (OpenAI) or {"object": "error", ...} (vLLM), also inside a 200 stream.
 bool is_error(const json& j) {
   if (!j.is_object()) return false;
+  auto error = j.find("error");  // some proxies send "error": null on every reply
   auto object = j.find("object");
-  return j.contains("error") || (object != j.end() && *object == "error");
+  return (error != j.end() && !error->is_null()) || (object != j.end() && *object == "error");
 }
 
 bool contains_any(const std::string& text, std::initializer_list<const char*> needles) {

@@ -303,7 +303,9 @@ TEST_CASE("OpenAIClient accepts a non-streamed JSON reply", "[client]") {
 }
 
 TEST_CASE("OpenAIClient reads CRLF-framed streams with the vLLM 'reasoning' field", "[client]") {
-  const std::string body = ": ping\r\n\r\n" + sse(delta_chunk({{"reasoning", "hmm"}}), "\r\n") +
+  json with_null_error = delta_chunk({{"reasoning", "hmm"}});
+  with_null_error["error"] = nullptr;  // some proxies add it to every chunk
+  const std::string body = ": ping\r\n\r\n" + sse(with_null_error, "\r\n") +
                            sse(delta_chunk({{"content", "answer"}}), "\r\n") +
                            sse(delta_chunk(json::object(), "stop"), "\r\n") + "data: [DONE]\r\n\r\n";
   RawServer server(body, "text/event-stream");
