@@ -76,6 +76,16 @@ TEST_CASE("read_file stops a large file at the output limit and says where to co
   CHECK_THAT(r.output, Catch::Contains("of 5000 (output limit reached); continue with start_line=" + std::to_string(last + 1)));
 }
 
+TEST_CASE("read_file refuses a file too large to load and says how to look at it") {
+  TempWorkspace t;
+  t.write("huge.log", "");
+  fs::resize_file(t.root / "huge.log", 300u << 20);  // sparse: costs no disk
+  auto r = t.call("read_file", {{"path", "huge.log"}});
+  CHECK_FALSE(r.ok);
+  CHECK_THAT(r.output, Catch::StartsWith("huge.log is 300 MiB, too large to load"));
+  CHECK_THAT(r.output, Catch::Contains("sed -n"));
+}
+
 TEST_CASE("write_file creates parent directories, reports size, keeps the mode of an existing file") {
   TempWorkspace t;
   auto r = t.call("write_file", {{"path", "deep/er/new.py"}, {"content", "a = 1\nb = 2\n"}});

@@ -55,8 +55,10 @@ TEST_CASE("search skips .git, dependency directories, binary files and symlinks"
   t.write("__pycache__/x.py", "token\n");
   t.write("blob.bin", std::string("token\0\1\2", 8));
   fs::create_symlink(t.root / "keep.txt", t.root / "alias.txt");
+  t.write("big.csv", "token\n");
+  fs::resize_file(t.root / "big.csv", 5u << 20);
   auto r = t.call("search", {{"pattern", "token"}});
-  CHECK(r.output == "keep.txt:1: token\n[1 match in 1 file]");
+  CHECK(r.output == "keep.txt:1: token\n[1 match in 1 file]\n[skipped 1 file over 4 MiB]");
   // Named explicitly, an ignored directory is searched.
   auto nm = t.call("search", {{"pattern", "token"}, {"path", "node_modules"}});
   CHECK(nm.output == "node_modules/pkg/index.js:1: token\n[1 match in 1 file]");
