@@ -112,6 +112,9 @@ void run_init(const InitPlan& plan) noexcept {
   if (plan.cgroup_procs)
     for (const auto& procs : *plan.cgroup_procs) fail(write_file(procs.c_str(), "0", report));
   if (plan.user_namespace) {
+    // A caller that changed uid is not dumpable, which leaves /proc/self/*_map owned by
+    // root and unwritable for it.
+    ::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
     fail(write_file("/proc/self/setgroups", "deny", report));
     fail(write_file("/proc/self/uid_map", plan.uid_map, report));
     fail(write_file("/proc/self/gid_map", plan.gid_map, report));

@@ -4,7 +4,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -227,4 +229,49 @@ TEST_CASE("sandbox: cc, make, git and a Python test runner work inside default a
       CHECK(fs::exists(ws.path / "hello"));  // built into the host's workspace
     }
   }
+}
+
+TEST_CASE("sandbox: without root it runs in a user namespace as the caller's own uid") {
+  if (::geteuid() != 0) {
+    WARN("skipped: needs root to switch to an unprivileged user for the test");
+    return;
+  }
+  TempDir ws;
+  REQUIRE(::chown(ws.path.c_str(), 65534, 65534) == 0);
+  int out[2];
+  REQUIRE(::pipe(out) == 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    // As nobody: a user namespace is needed for everything else, and there is no
+    // writable cgroup, which this policy accepts.
+    ::close(out[0]);
+    std::string text;
+    if (::setgroups(0, nullptr) == 0 && ::setresgid(65534, 65534, 65534) == 0 && ::setresuid(65534, 65534, 65534) == 0) {
+      try {
+        Policy p = shipped("default");
+        p.binds.clear();
+        p.binds.push_back({"/usr", false, false});
+        for (const char* link : {"/bin", "/lib", "/lib64"}) p.binds.push_back({link, false, true});
+        auto runner = make_runner(p, ws.path.string());
+        auto r = runner->run(sh("id -u; cat /proc/self/uid_map | tr -s ' '; echo x > f && echo wrote; "
+                                "grep CapEff /proc/self/status",
+                                ws.path));
+        text = r.stdout_data + r.note;
+      } catch (const std::exception& e) {
+        text = std::string("error: ") + e.what();
+      }
+    }
+    ssize_t unused = ::write(out[1], text.data(), text.size());
+    (void)unused;
+    ::_exit(0);
+  }
+  ::close(out[1]);
+  std::string got;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(out[0], buf, sizeof buf)) > 0;) got.append(buf, static_cast<size_t>(n));
+  ::close(out[0]);
+  ::waitpid(child, nullptr, 0);
+  INFO(got);
+  CHECK(got.starts_with("65534\n 65534 65534 1\nwrote\nCapEff:\t0000000000000000\n"));
+  CHECK(fs::exists(ws.path / "f"));
 }
