@@ -96,6 +96,21 @@ TEST_CASE("file tools refuse symlinks out and never write through them") {
   fs::remove_all(outside);
 }
 
+TEST_CASE("writing through a symlink inside the workspace changes its target and keeps the link") {
+  TempWorkspace t;
+  t.write("real/config.ini", "a=1\n");
+  fs::create_symlink("real/config.ini", t.root / "config.ini");
+  auto e = t.call("edit_file", {{"path", "config.ini"}, {"old_str", "a=1"}, {"new_str", "a=2"}});
+  REQUIRE(e.ok);
+  CHECK_THAT(e.output, Catch::StartsWith("Edited real/config.ini"));
+  CHECK(fs::is_symlink(t.root / "config.ini"));
+  CHECK(t.read("real/config.ini") == "a=2\n");
+  auto w = t.call("write_file", {{"path", "config.ini"}, {"content", "a=3\n"}});
+  REQUIRE(w.ok);
+  CHECK(fs::is_symlink(t.root / "config.ini"));
+  CHECK(t.read("real/config.ini") == "a=3\n");
+}
+
 TEST_CASE("a workspace must be an existing directory") {
   CHECK_THROWS_AS(Workspace("/nonexistent/nagent/ws"), PathError);
   TempWorkspace t;
