@@ -376,7 +376,9 @@ OpenAIClient::Outcome OpenAIClient::attempt_chat(const std::string& body, const 
   }
 
   if (!sent) {
-    if (done) return Outcome::ok(assembler.finish());  // closed abruptly after [DONE]
+    // Cut after the reply was complete (only usage or [DONE] missing): keep it rather
+    // than generate it again.
+    if (done || assembler.finished()) return Outcome::ok(assembler.finish());
     const bool timed_out = Clock::now() - last_read >= config_.read_timeout - milliseconds(50);
     Outcome o = transport_failure(error, status != 0, timed_out);
     o.delivered = delivered;

@@ -515,6 +515,22 @@ TEST_CASE("OpenAIClient names the URL a server redirects to", "[client]") {
   CHECK(server.requests == 1);
 }
 
+TEST_CASE("OpenAIClient keeps a complete reply whose connection broke before [DONE]", "[client][retry]") {
+  const std::string events = sse(delta_chunk({{"content", "all here"}})) + sse(delta_chunk(json::object(), "stop"));
+  RawServer server([events](httplib::Response& res) {
+    res.set_chunked_content_provider("text/event-stream", [events, sent = false](size_t, httplib::DataSink& sink) mutable {
+      if (sent) return false;  // break the connection instead of ending the stream
+      sent = true;
+      return sink.write(events.data(), events.size());
+    });
+  });
+  OpenAIClient client(config_for(server.endpoint()));
+  ChatReply reply = client.chat(user_request("hi"), nullptr);
+  CHECK(reply.content == "all here");
+  CHECK(reply.finish_reason == "stop");
+  CHECK(server.requests == 1);  // not generated again
+}
+
 TEST_CASE("OpenAIClient surfaces an error event inside a 200 stream", "[client]") {
   const std::string body = sse(delta_chunk({{"content", "par"}})) +
                            sse({{"object", "error"}, {"message", "Engine crashed:\nCUDA out of memory"}, {"code", 400}});
