@@ -159,7 +159,7 @@ class SearchTool : public Tool {
            "and other dependency/output directories, symlinks, binary files and files over 4 MiB. Optional "
            "path limits the search to a directory or file; optional glob filters files by name (`*.py`, "
            "`*.{c,h}`) or, with a '/', by path (`src/**/test_*.cpp`). "
-           "Example: {\"pattern\": \"def (load|save)_config\\\\(\", \"glob\": \"*.py\"}";
+           "Example: {\"pattern\": \"def (load|save)_config\", \"glob\": \"*.py\"}";
   }
   json parameters() const override {
     return {{"type", "object"},

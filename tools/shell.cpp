@@ -26,7 +26,7 @@ class ShellTool : public Tool {
             {"properties",
              {{"command", {{"type", "string"}, {"description", "Shell command line"}}},
               {"timeout_s",
-               {{"type", "number"}, {"minimum", 1}, {"maximum", kMaxTimeout}, {"description", "Seconds before the command is killed; default 120"}}}}},
+               {{"type", "number"}, {"minimum", 1}, {"maximum", static_cast<int>(kMaxTimeout)}, {"description", "Seconds before the command is killed; default 120"}}}}},
             {"required", {"command"}},
             {"additionalProperties", false}};
   }
