@@ -83,16 +83,11 @@ void compare_with_reference(const std::string& name, const fs::path& expected_fi
 
 }  // namespace
 
-TEST_CASE("encode and decode match Hugging Face tokenizers on real tokenizer files", "[tokenizer][reference]") {
+// One test case for both references so that each tokenizer file is loaded once.
+TEST_CASE("encode/decode match Hugging Face tokenizers and @lenml/tokenizers on real tokenizer files", "[tokenizer][reference]") {
   for (const auto& name : kNames) {
     if (!have_reference_files(name)) continue;
     compare_with_reference(name, kFixtures / "expected_hf" / (name + ".json"), true);
-  }
-}
-
-TEST_CASE("encode matches @lenml/tokenizers on real tokenizer files", "[tokenizer][reference]") {
-  for (const auto& name : kNames) {
-    if (!have_reference_files(name)) continue;
     compare_with_reference(name, kFixtures / "expected_lenml" / (name + ".json"), false);
   }
 }
@@ -253,6 +248,25 @@ TEST_CASE("bad tokenizer files give errors naming the problem", "[tokenizer][err
   CHECK_THROWS_WITH(Tokenizer::from_json(tj), Catch::Contains("does not compile"));
   Tokenizer tok = Tokenizer::from_json(tiny_byte_level({"a b"}));
   CHECK_THROWS_WITH(tok.decode({999}), Catch::Contains("token id 999 is not in the vocabulary"));
+}
+
+TEST_CASE("tokenizer.json files load with merges in either form; malformed entries are named", "[tokenizer][errors]") {
+  const fs::path dir = fs::temp_directory_path() / ("nagent_tokjson_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto load_text = [&](const std::string& text) {
+    { std::ofstream(dir / "tokenizer.json", std::ios::binary) << text; }
+    return Tokenizer::from_file((dir / "tokenizer.json").string());
+  };
+  json pairs = json::array({json::array({"a", "b"}), json::array({"ab", "c"})});
+  CHECK(load_text(tiny_byte_level({"a b", "ab c"}).dump()).encode("abc") == std::vector<int32_t>{7});
+  CHECK(load_text(tiny_byte_level(pairs).dump()).encode("abc") == std::vector<int32_t>{7});
+  json bad = tiny_byte_level({"a b"});
+  bad["model"]["vocab"]["zz"] = "seven";
+  CHECK_THROWS_WITH(load_text(bad.dump()), Catch::Contains("model.vocab: unexpected value \"seven\""));
+  bad = tiny_byte_level({"a b c"});
+  CHECK_THROWS_WITH(load_text(bad.dump()), Catch::Contains("merge 0 'a b c' is not two tokens"));
+  CHECK_THROWS_WITH(load_text("{\"model\": {"), Catch::Contains("not valid JSON"));
+  fs::remove_all(dir);
 }
 
 TEST_CASE("nagent tokenize encodes stdin to a JSON array and decodes it back", "[tokenizer][cli]") {
