@@ -177,6 +177,17 @@ TEST_CASE("apply_patch uses the @@ counts to read removed '-- ' and added '++ ' 
   CHECK(t.read("sig.txt") == "body\n++ b\nend\n");
 }
 
+TEST_CASE("apply_patch reads git's C-quoted file names") {
+  TempWorkspace t;
+  t.write("caf\xC3\xA9 menu.txt", "tea\n");
+  auto r = t.call("apply_patch", {{"patch",
+      "diff --git \"a/caf\\303\\251 menu.txt\" \"b/caf\\303\\251 menu.txt\"\n"
+      "--- \"a/caf\\303\\251 menu.txt\"\n+++ \"b/caf\\303\\251 menu.txt\"\n@@ -1 +1 @@\n-tea\n+coffee\n"}});
+  INFO(r.output);
+  REQUIRE(r.ok);
+  CHECK(t.read("caf\xC3\xA9 menu.txt") == "coffee\n");
+}
+
 TEST_CASE("apply_patch takes plain `diff -u` output naming a backup as the old file") {
   TempWorkspace t;
   t.write("conf.ini", "a=1\nb=2\n");
