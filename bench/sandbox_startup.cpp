@@ -130,17 +130,20 @@ int main(int argc, char** argv) {
                           }, {}});
     }
   }
-  // Blocks of runs, rotating through the variants: load on the machine hits each alike,
-  // while the kernel's deferred work after one variant's runs (bwrap's network namespace
-  // teardown) mostly stays within its own block.
+  // Blocks of runs, rotating through the variants, so load on the machine hits each alike.
+  // bwrap makes a network namespace per run whose teardown the kernel defers to a worker
+  // that then competes for the CPUs: after a bwrap block the bench waits for the machine
+  // to go quiet again, so that cost lands on bwrap and not on the next variant.
   constexpr int kBlock = 50;
   for (int done = 0; done < runs; done += kBlock)
-    for (auto& v : variants)
+    for (auto& v : variants) {
       for (int i = done; i < std::min(runs, done + kBlock); ++i) {
         auto start = Clock::now();
         v.run();
         v.ms.push_back(ms_since(start));
       }
+      if (std::string(v.name).starts_with("bwrap")) ::usleep(1500 * 1000);
+    }
   std::printf("start-up: spawn /bin/true, wait, reap; %d runs of each, in rotating blocks of %d\n", runs, kBlock);
   double base = percentile(variants[0].ms, 0.5);
   for (auto& v : variants)
