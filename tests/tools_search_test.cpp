@@ -75,6 +75,30 @@ TEST_CASE("search shows a window around a match deep inside a long line") {
   CHECK(r.output.size() < 400);
 }
 
+TEST_CASE("search honours .gitignore files at every level, negations and anchors") {
+  TempWorkspace t;
+  t.write(".gitignore", "# generated\n*.min.js\n/out\ncoverage/\n!keep.min.js\n");
+  t.write("app.js", "hit\n");
+  t.write("lib/app.min.js", "hit\n");
+  t.write("lib/keep.min.js", "hit\n");
+  t.write("out/gen.txt", "hit\n");
+  t.write("src/out/real.txt", "hit\n");  // "/out" is anchored at the root
+  t.write("src/coverage/report.txt", "hit\n");
+  t.write("src/.gitignore", "local.txt\n");
+  t.write("src/local.txt", "hit\n");
+  t.write("local.txt", "hit\n");  // src/.gitignore does not apply above src
+  t.write(".git/info/exclude", "secret.txt\n");
+  t.write("secret.txt", "hit\n");
+  auto r = t.call("search", {{"pattern", "hit"}});
+  CHECK(r.output == "app.js:1: hit\nlib/keep.min.js:1: hit\nlocal.txt:1: hit\nsrc/out/real.txt:1: hit\n[4 matches in 4 files]");
+  // Started below the root, the root's rules still apply.
+  auto sub = t.call("search", {{"pattern", "hit"}, {"path", "lib"}});
+  CHECK(sub.output == "lib/keep.min.js:1: hit\n[1 match in 1 file]");
+  // A file named explicitly is searched even when ignored.
+  auto named = t.call("search", {{"pattern", "hit"}, {"path", "src/local.txt"}});
+  CHECK(named.output == "src/local.txt:1: hit\n[1 match in 1 file]");
+}
+
 TEST_CASE("search caps its rows and counts what it left out") {
   TempWorkspace t;
   std::string many;

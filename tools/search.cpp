@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "tools/builtin.h"
+#include "tools/gitignore.h"
 #include "tools/glob.h"
 #include "tools/ignored_dirs.h"
 #include "tools/regex.h"
@@ -38,7 +39,23 @@ class Searcher {
   Searcher(Regex& re, const Workspace& ws, std::string glob, uint64_t budget)
       : re_(re), ws_(ws), glob_(std::move(glob)), budget_(budget) {}
 
-  void walk(const fs::path& dir) {
+  // Rules of every .gitignore from the workspace root down to `dir` (and .git/info/exclude),
+  // so a search started in a subdirectory honours its parents' ignores too.
+  void load_ignores(const fs::path& dir) {
+    ignores_.add_file(ws_.root() / ".git" / "info" / "exclude", "");
+    fs::path at = ws_.root();
+    std::string rel;
+    ignores_.add_file(at / ".gitignore", rel);
+    for (const auto& part : dir.lexically_relative(ws_.root())) {
+      if (part == ".") continue;
+      at /= part;
+      rel = rel.empty() ? part.string() : rel + "/" + part.string();
+      ignores_.add_file(at / ".gitignore", rel);
+    }
+  }
+
+  // rel: dir relative to the workspace root ("" for the root); its own .gitignore was loaded.
+  void walk(const fs::path& dir, const std::string& rel) {
     std::error_code ec;
     std::vector<fs::directory_entry> entries;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) entries.push_back(*it);
@@ -47,21 +64,22 @@ class Searcher {
       if (stats_.counting_stopped) return;
       std::error_code ec2;
       if (e.is_symlink(ec2)) continue;  // not followed: no loops, no way out of the workspace
+      const std::string name = e.path().filename().string();
+      const std::string child = rel.empty() ? name : rel + "/" + name;
       if (e.is_directory(ec2)) {
-        if (!is_ignored_dir(e.path().filename().string())) walk(e.path());
-      } else if (e.is_regular_file(ec2)) {
-        file(e.path());
+        if (is_ignored_dir(name) || ignores_.ignored(child, true)) continue;
+        const size_t mark = ignores_.size();
+        ignores_.add_file(e.path() / ".gitignore", child);
+        walk(e.path(), child);
+        ignores_.truncate(mark);
+      } else if (e.is_regular_file(ec2) && !ignores_.ignored(child, false)) {
+        file(e.path(), child);
       }
     }
   }
 
-  void file(const fs::path& abs) {
-    std::string rel;  // computed when needed: most files of a search neither glob nor match
-    auto relative = [&]() -> const std::string& {
-      if (rel.empty()) rel = ws_.relative(abs);
-      return rel;
-    };
-    if (!glob_.empty() && !glob_match(glob_, relative())) return;
+  void file(const fs::path& abs, const std::string& rel) {
+    if (!glob_.empty() && !glob_match(glob_, rel)) return;
     struct stat st;
     if (::stat(abs.c_str(), &st) != 0) return;
     if (static_cast<uint64_t>(st.st_size) > kMaxFileBytes) {
@@ -98,7 +116,7 @@ class Searcher {
       if (stats_.shown < kMaxShownMatches && out_.size() < budget_) {
         std::string_view text(data.data() + start, end - start);
         if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
-        std::string row = relative() + ":" + std::to_string(line) + ": ";
+        std::string row = rel + ":" + std::to_string(line) + ": ";
         if (text.size() > kMaxLineChars) {
           // A long line (minified code, data) is shown as a window that holds the match.
           const size_t col = m - start;
@@ -139,6 +157,7 @@ class Searcher {
   const Workspace& ws_;
   std::string glob_;
   uint64_t budget_;
+  IgnoreRules ignores_;
   std::string out_;
   Stats stats_;
 };
@@ -156,7 +175,8 @@ class SearchTool : public Tool {
     return "Search the workspace's text files for a regular expression (PCRE2/Perl syntax; ^ and $ match at "
            "line boundaries; (?i) makes it case-insensitive). Prints one `path:line: text` row per matching "
            "line, up to 200 rows, then how many more matches were left out. Skips .git, node_modules, build "
-           "and other dependency/output directories, symlinks, binary files and files over 4 MiB. Optional "
+           "and other dependency/output directories, what .gitignore files exclude, symlinks, binary files "
+           "and files over 4 MiB. Optional "
            "path limits the search to a directory or file; optional glob filters files by name (`*.py`, "
            "`*.{c,h}`) or, with a '/', by path (`src/**/test_*.cpp`). "
            "Example: {\"pattern\": \"def (load|save)_config\", \"glob\": \"*.py\"}";
@@ -184,10 +204,12 @@ class SearchTool : public Tool {
       struct stat st;
       if (::stat(abs.c_str(), &st) != 0) return tool_error(path + ": no such file or directory");
       Searcher s(re, ctx.workspace, glob, ctx.output_limit_bytes);
+      const std::string rel = abs == ctx.workspace.root() ? "" : ctx.workspace.relative(abs);
       if (S_ISDIR(st.st_mode)) {
-        s.walk(abs);
+        s.load_ignores(abs);
+        s.walk(abs, rel);
       } else {
-        s.file(abs);
+        s.file(abs, rel);  // named explicitly: searched even if ignored
       }
       const Stats& st_ = s.stats();
       ToolResult r;
