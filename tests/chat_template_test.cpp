@@ -67,7 +67,7 @@ TEST_CASE("tool call arguments must be an object", "[chat_template]") {
 }
 
 // Expected strings are what CPython 3.11 prints for the same values.
-TEST_CASE("Python formatting: float repr, str of values, json.dumps, strip", "[chat_template][python]") {
+TEST_CASE("Python formatting of float repr and str and json.dumps and strip", "[chat_template][python]") {
   using nagent::py::float_repr;
   CHECK(float_repr(1.0) == "1.0");
   CHECK(float_repr(0.1) == "0.1");

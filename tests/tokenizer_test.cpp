@@ -95,7 +95,7 @@ TEST_CASE("encode/decode match Hugging Face tokenizers and @lenml/tokenizers on 
 // Byte-level tokenizers lose nothing but what their normalizer changes (qwen3: NFC).
 // (gemma3 is left out: it writes spaces as U+2581, so a U+2581 in the input comes back as
 // a space, as in Hugging Face.)
-TEST_CASE("decode(encode(text)) gives the text back, invalid UTF-8 repaired", "[tokenizer]") {
+TEST_CASE("decode(encode(text)) gives the text back with invalid UTF-8 repaired", "[tokenizer]") {
   for (const auto& name : {"qwen3", "llama3", "gptoss"}) {
     if (!have_reference_files(name)) continue;
     const Tokenizer& tok = load(name);
@@ -178,7 +178,7 @@ json tiny_byte_level(json merges, bool ignore_merges = false) {
 }
 }  // namespace
 
-TEST_CASE("BPE merges by rank, in either merges format, and ignore_merges", "[tokenizer][bpe]") {
+TEST_CASE("BPE merges by rank in either merges format and honours ignore_merges", "[tokenizer][bpe]") {
   Tokenizer strings = Tokenizer::from_json(tiny_byte_level({"a b", "b c", "ab c", "c d", "abc d"}));
   json pairs = json::array();
   for (auto [l, r] : {std::pair{"a", "b"}, {"b", "c"}, {"ab", "c"}, {"c", "d"}, {"abc", "d"}}) pairs.push_back(json::array({l, r}));
@@ -198,7 +198,7 @@ TEST_CASE("BPE merges by rank, in either merges format, and ignore_merges", "[to
   CHECK(strings.decode({5, 4, 2}) == "ab c");
 }
 
-TEST_CASE("added tokens: special, lstrip, rstrip, single_word; post-processor BOS", "[tokenizer][added]") {
+TEST_CASE("added tokens honour special lstrip rstrip single_word and the post-processor adds BOS", "[tokenizer][added]") {
   Tokenizer tok = Tokenizer::from_json(tiny_byte_level({"a b", "b c"}));
   CHECK(tok.encode("<s>a") == std::vector<int32_t>{10, 0});
   CHECK(tok.encode("a", true) == std::vector<int32_t>{10, 0});
@@ -250,7 +250,7 @@ TEST_CASE("bad tokenizer files give errors naming the problem", "[tokenizer][err
   CHECK_THROWS_WITH(tok.decode({999}), Catch::Contains("token id 999 is not in the vocabulary"));
 }
 
-TEST_CASE("tokenizer.json files load with merges in either form; malformed entries are named", "[tokenizer][errors]") {
+TEST_CASE("tokenizer.json files load with merges in either form and malformed entries are named", "[tokenizer][errors]") {
   const fs::path dir = fs::temp_directory_path() / ("nagent_tokjson_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   auto load_text = [&](const std::string& text) {
