@@ -177,6 +177,26 @@ TEST_CASE("list_dir shows a tree to a depth, marks directories, skips build and 
   CHECK_THAT(file.output, Catch::Contains("read_file"));
 }
 
+TEST_CASE("list_dir does not expand directories .gitignore excludes") {
+  TempWorkspace t;
+  t.write(".gitignore", "coverage/\n");
+  t.write("coverage/index.html", "x\n");
+  t.write("app/.gitignore", "gen/\n");
+  t.write("app/gen/out.c", "x\n");
+  t.write("app/main.c", "x\n");
+  auto r = t.call("list_dir", json::object());
+  CHECK(r.output ==
+        "./\n"
+        "  app/\n"
+        "    gen/  [gitignored, not expanded]\n"
+        "    .gitignore\n"
+        "    main.c\n"
+        "  coverage/  [gitignored, not expanded]\n"
+        "  .gitignore");
+  auto sub = t.call("list_dir", {{"path", "app"}, {"depth", 1}});
+  CHECK(sub.output == "app/\n  gen/  [gitignored, not expanded]\n  .gitignore\n  main.c");
+}
+
 TEST_CASE("list_dir caps the number of entries with a note") {
   TempWorkspace t;
   for (int i = 0; i < 450; ++i) t.write("d/f" + std::to_string(1000 + i), "");

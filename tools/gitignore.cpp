@@ -40,6 +40,19 @@ void IgnoreRules::add_file(const std::filesystem::path& file, const std::string&
   }
 }
 
+void IgnoreRules::add_chain(const std::filesystem::path& root, const std::filesystem::path& dir) {
+  add_file(root / ".git" / "info" / "exclude", "");
+  std::filesystem::path at = root;
+  std::string rel;
+  add_file(at / ".gitignore", rel);
+  for (const auto& part : dir.lexically_relative(root)) {
+    if (part == "." || part.empty()) continue;
+    at /= part;
+    rel = rel.empty() ? part.string() : rel + "/" + part.string();
+    add_file(at / ".gitignore", rel);
+  }
+}
+
 bool IgnoreRules::ignored(const std::string& relative_path, bool is_dir) const {
   for (auto it = rules_.rbegin(); it != rules_.rend(); ++it) {
     const Rule& r = *it;

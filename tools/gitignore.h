@@ -16,6 +16,9 @@ class IgnoreRules {
   // Adds the rules of a .gitignore-format file; `base` is the workspace-relative directory
   // its patterns are relative to ("" for the root). A missing file adds nothing.
   void add_file(const std::filesystem::path& file, const std::string& base);
+  // The rules that apply inside `dir` (under the workspace `root`): .git/info/exclude and
+  // every .gitignore from the root down to dir itself.
+  void add_chain(const std::filesystem::path& root, const std::filesystem::path& dir);
   bool ignored(const std::string& relative_path, bool is_dir) const;
   // Rules are added as a walk enters directories and dropped as it leaves them.
   size_t size() const { return rules_.size(); }

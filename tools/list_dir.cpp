@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "tools/builtin.h"
+#include "tools/gitignore.h"
 #include "tools/ignored_dirs.h"
 
 namespace nagent {
@@ -50,9 +51,10 @@ std::vector<Entry> read_entries(const fs::path& dir, std::string& error) {
 
 class Lister {
  public:
-  explicit Lister(size_t depth) : depth_(depth) {}
+  Lister(size_t depth, const fs::path& root, const fs::path& start) : depth_(depth) { ignores_.add_chain(root, start); }
 
-  void walk(const fs::path& dir, size_t level) {
+  // rel: dir relative to the workspace root ("" for the root); its .gitignore is loaded.
+  void walk(const fs::path& dir, const std::string& rel, size_t level) {
     std::string error;
     auto entries = read_entries(dir, error);
     if (!error.empty()) line(level, "[cannot read: " + error + "]");
@@ -64,6 +66,8 @@ class Lister {
         line(level, e.name);
       } else if (is_ignored_dir(e.name)) {
         line(level, e.name + "/  [not expanded]");
+      } else if (ignores_.ignored(rel.empty() ? e.name : rel + "/" + e.name, true)) {
+        line(level, e.name + "/  [gitignored, not expanded]");
       } else if (level + 1 >= depth_) {
         std::error_code ec;
         size_t n = 0;
@@ -73,7 +77,11 @@ class Lister {
         line(level, e.name + "/  [empty]");
       } else {
         line(level, e.name + "/");
-        walk(dir / e.name, level + 1);
+        const std::string child = rel.empty() ? e.name : rel + "/" + e.name;
+        const size_t mark = ignores_.size();
+        ignores_.add_file(dir / e.name / ".gitignore", child);
+        walk(dir / e.name, child, level + 1);
+        ignores_.truncate(mark);
       }
     }
   }
@@ -94,6 +102,7 @@ class Lister {
   }
 
   size_t depth_;
+  IgnoreRules ignores_;
   std::string out_;
   size_t shown_ = 0, visited_ = 0;
 };
@@ -104,8 +113,8 @@ class ListDirTool : public Tool {
   std::string description() const override {
     return "List a directory of the workspace as an indented tree. Directories end with '/'; at the depth "
            "limit they show how many entries they hold; symlinks show their target. .git, node_modules, "
-           "__pycache__, virtualenvs and build/dist/target directories are shown but not expanded (pass one as "
-           "path to list it). At most 400 entries are shown. "
+           "__pycache__, virtualenvs, build/dist/target directories and directories .gitignore excludes are "
+           "shown but not expanded (pass one as path to list it). At most 400 entries are shown. "
            "Example: {\"path\": \"src\", \"depth\": 3}";
   }
   json parameters() const override {
@@ -132,8 +141,8 @@ class ListDirTool : public Tool {
     struct stat st;
     if (::stat(abs.c_str(), &st) != 0) return tool_error(shown + ": no such file or directory");
     if (!S_ISDIR(st.st_mode)) return tool_error(shown + " is a file, not a directory; use read_file to read it");
-    Lister lister(depth);
-    lister.walk(abs, 0);
+    Lister lister(depth, ctx.workspace.root(), abs);
+    lister.walk(abs, abs == ctx.workspace.root() ? "" : shown, 0);
     ToolResult r;
     r.output = (shown == "." ? std::string("./") : shown + "/") + "\n";
     std::string body = lister.text();

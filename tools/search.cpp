@@ -39,20 +39,7 @@ class Searcher {
   Searcher(Regex& re, const Workspace& ws, std::string glob, uint64_t budget)
       : re_(re), ws_(ws), glob_(std::move(glob)), budget_(budget) {}
 
-  // Rules of every .gitignore from the workspace root down to `dir` (and .git/info/exclude),
-  // so a search started in a subdirectory honours its parents' ignores too.
-  void load_ignores(const fs::path& dir) {
-    ignores_.add_file(ws_.root() / ".git" / "info" / "exclude", "");
-    fs::path at = ws_.root();
-    std::string rel;
-    ignores_.add_file(at / ".gitignore", rel);
-    for (const auto& part : dir.lexically_relative(ws_.root())) {
-      if (part == ".") continue;
-      at /= part;
-      rel = rel.empty() ? part.string() : rel + "/" + part.string();
-      ignores_.add_file(at / ".gitignore", rel);
-    }
-  }
+  void load_ignores(const fs::path& dir) { ignores_.add_chain(ws_.root(), dir); }
 
   // rel: dir relative to the workspace root ("" for the root); its own .gitignore was loaded.
   void walk(const fs::path& dir, const std::string& rel) {
