@@ -177,11 +177,14 @@ def load_into_hf(directory, W, compute_dtype, log):
 
 
 def set_dt_floor(model, floor):
-    """transformers' torch path clamps dt at time_step_min; NVIDIA's kernels and vLLM do not.
-    floor=0.0 turns the clamp into a no-op (softplus > 0)."""
+    """transformers 5.17 clamps dt at time_step_min in its chunked (prefill) path: the mixer keeps
+    time_step_limit = (config.time_step_min, inf) and passes it as dt_limit; its one-token cached
+    step applies no clamp. NVIDIA's kernels and vLLM clamp to config.time_step_limit ((0, inf)).
+    floor=0.0 gives NVIDIA's behaviour. Older transformers read the attribute time_step_min."""
     n = 0
     for mod in model.modules():
         if type(mod).__name__ == "NemotronHMamba2Mixer":
+            mod.time_step_limit = (floor, float("inf"))
             mod.time_step_min = floor
             n += 1
     return n
