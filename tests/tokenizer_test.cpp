@@ -13,6 +13,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <unistd.h>
 
@@ -144,6 +145,26 @@ TEST_CASE("streaming decode holds back a character split across byte tokens", "[
   CHECK(stream.push(ids[0]).empty());
   CHECK(stream.finish() == "\xEF\xBF\xBD");
   CHECK(tok.decode({ids[0]}) == "\xEF\xBF\xBD");
+}
+
+TEST_CASE("encode from several threads at once gives the same ids as one thread", "[tokenizer]") {
+  if (!have_reference_files("qwen3")) return;
+  const Tokenizer& tok = load("qwen3");
+  std::vector<std::string> texts;
+  std::vector<std::vector<int32_t>> expected;
+  for (const auto& entry : fs::directory_iterator(kFixtures / "corpus")) {
+    texts.push_back(read_file(entry.path()));
+    expected.push_back(tok.encode(texts.back()));
+  }
+  std::vector<std::vector<std::vector<int32_t>>> got(4, std::vector<std::vector<int32_t>>(texts.size()));
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < got.size(); ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round)
+        for (size_t i = 0; i < texts.size(); ++i) got[t][(i + t) % texts.size()] = tok.encode(texts[(i + t) % texts.size()]);
+    });
+  for (auto& th : threads) th.join();
+  for (const auto& per_thread : got) CHECK(per_thread == expected);
 }
 
 TEST_CASE("tokenizer_config.json gives bos/eos ids and the chat template", "[tokenizer]") {
