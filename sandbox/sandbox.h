@@ -19,8 +19,8 @@ struct Command {
   std::string stdin_data;                   // fed to stdin, then closed
   double timeout_s = 120;                   // wall clock; the whole process tree is killed
                                             // (<= 0: no timeout)
-  double kill_grace_s = 2;                  // after the timeout's SIGTERM, SIGKILL follows
   uint64_t output_cap_bytes = 4u << 20;     // per stream; beyond it bytes are counted, not kept
+  double kill_grace_s = 2;                  // after the timeout's SIGTERM, SIGKILL follows
   bool passthrough_stdio = false;           // the caller's stdin/stdout/stderr, not captured
                                             // (stdin_data and the caps are then unused)
   const std::atomic<bool>* cancel = nullptr;  // when it becomes true (e.g. on Ctrl-C), the
