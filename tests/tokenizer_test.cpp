@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/tokenizer.h"
+#include "engine/tokenizer_pretokenizer.h"
 #include "engine/unicode.h"
 
 namespace fs = std::filesystem;
@@ -232,6 +233,27 @@ TEST_CASE("added tokens honour special lstrip rstrip single_word and the post-pr
   CHECK(tok.encode("abc") == std::vector<int32_t>{5, 2});
   CHECK(tok.decode({10, 0}, true) == "a");
   CHECK(tok.decode({10, 0}, false) == "<s>a");
+}
+
+// The example of Hugging Face's SplitDelimiterBehavior documentation.
+TEST_CASE("Split pre-tokenizer behaviours cut the-final--countdown as documented", "[tokenizer][split]") {
+  auto split = [](const char* behavior, bool invert = false) {
+    auto pre = nagent::tok::PreTokenizer::from_json(
+        {{"type", "Split"}, {"pattern", {{"String", "-"}}}, {"behavior", behavior}, {"invert", invert}});
+    std::vector<nagent::tok::Piece> pieces{{"the-final--countdown", true}};
+    nagent::tok::PieceArena arena;
+    pre.pre_tokenize(pieces, arena);
+    std::vector<std::string> out;
+    for (const auto& p : pieces) out.emplace_back(p.text);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  CHECK(split("Removed") == V{"the", "final", "countdown"});
+  CHECK(split("Isolated") == V{"the", "-", "final", "-", "-", "countdown"});
+  CHECK(split("MergedWithPrevious") == V{"the-", "final-", "-", "countdown"});
+  CHECK(split("MergedWithNext") == V{"the", "-final", "-", "-countdown"});
+  CHECK(split("Contiguous") == V{"the", "-", "final", "--", "countdown"});
+  CHECK(split("Removed", true) == V{"-", "-", "-"});
 }
 
 TEST_CASE("Metaspace pre-tokenizer with byte fallback and its decoder", "[tokenizer][metaspace]") {
