@@ -77,8 +77,7 @@ class LocalBackend : public Backend {
  public:
   LocalBackend(std::unique_ptr<NemotronH> model, Tokenizer tokenizer, std::string dir)
       : model_(std::move(model)), tokenizer_(std::move(tokenizer)), dir_(std::move(dir)), session_(*model_) {
-    for (const char* t : {"<|im_end|>"})
-      if (auto id = tokenizer_.token_to_id(t)) stop_ids_.push_back(*id);
+    if (auto id = tokenizer_.token_to_id("<|im_end|>")) stop_ids_.push_back(*id);
     for (int64_t id : model_->config().eos_token_ids) stop_ids_.push_back(static_cast<int32_t>(id));
     if (auto id = tokenizer_.eos_id()) stop_ids_.push_back(*id);
   }
