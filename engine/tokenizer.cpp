@@ -228,13 +228,9 @@ std::optional<std::string> Tokenizer::id_to_token(int32_t id) const {
 
 std::optional<int32_t> Tokenizer::token_to_id(std::string_view token) const {
   if (const tok::AddedToken* a = impl_->added.find(token)) return a->id;
-  // The model's vocabulary may be keyed by raw bytes (byte-level): look the written form up.
-  const auto& vocab = impl_->model.id_to_token();
-  int32_t id = impl_->model.token_to_id(token);
-  if (id >= 0 && vocab[id] == token) return id;
-  for (size_t i = 0; i < vocab.size(); ++i)
-    if (vocab[i] == token) return static_cast<int32_t>(i);
-  return std::nullopt;
+  int32_t id = impl_->model.written_token_to_id(token);
+  if (id < 0) return std::nullopt;
+  return id;
 }
 
 bool Tokenizer::is_special(int32_t id) const {

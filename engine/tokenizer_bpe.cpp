@@ -107,6 +107,12 @@ int32_t BpeModel::token_to_id(std::string_view token) const {
   return it == vocab_.end() ? -1 : it->second;
 }
 
+int32_t BpeModel::written_token_to_id(std::string_view token) const {
+  std::string bytes;
+  int32_t id = byte_level_ && unmap_byte_level(token, bytes) ? token_to_id(bytes) : token_to_id(token);
+  return id >= 0 && id_to_token_[id] == token ? id : -1;
+}
+
 int64_t BpeModel::find_merge(int32_t left, int32_t right) const {
   uint64_t key = pair_key(left, right);
   for (size_t slot = slot_of(key, merge_mask_);; slot = (slot + 1) & merge_mask_) {

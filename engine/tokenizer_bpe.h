@@ -36,7 +36,8 @@ class BpeModel {
 
   // Model vocabulary as written in tokenizer.json (ids without a token give "").
   const std::vector<std::string>& id_to_token() const { return id_to_token_; }
-  int32_t token_to_id(std::string_view token) const;  // -1 when absent
+  int32_t token_to_id(std::string_view token) const;  // as the model sees words; -1 when absent
+  int32_t written_token_to_id(std::string_view token) const;  // as tokenizer.json writes it
 
  private:
   void merge_word(std::string_view word, std::vector<int32_t>& out) const;
