@@ -20,6 +20,10 @@
 //   not: a misspelt parameter is then reported to the model instead of being swallowed
 //   into the previous value.
 //   A <parameter=KNOWN> at the start of a line also ends a value that lacks </parameter>.
+//   The format has no escaping, so a value that itself holds "</parameter>\n</function>"
+//   (say, a test file of this parser) is cut there, as in every qwen3_coder parser.
+// - A bare <function= (no <tool_call>) opens a call only at the start of a line or of a
+//   piece of content, so prose that mentions the syntax stays prose.
 // - After </function> a missing </tool_call> is tolerated: the call is complete.
 // - Anything else inside a call (text between tags, a name without '>', the reply ending
 //   inside a call) becomes ParsedCall::error; parsing carries on with the next tag.
