@@ -272,6 +272,16 @@ TEST_CASE("reasoning") {
     CHECK(r.reasoning == "");
     CHECK(r.content == "Just an answer with no tags.");
   }
+  SECTION("text around <think> blocks is content; the blocks are joined as reasoning") {
+    const auto r = parse("Hi.\n<think>a</think>\nMid.\n<think>\nb\n</think>End");
+    CHECK(r.reasoning == "a\n\nb");
+    CHECK(r.content == "Hi.\n\nMid.\n\nEnd");
+  }
+  SECTION("an explicit <think> never closed, with nothing else, is surfaced as content too") {
+    const auto r = parse("<think>only this");
+    CHECK(r.reasoning == "");
+    CHECK(r.content == "only this");
+  }
   SECTION("thinking off: no tags, all content") {
     const auto r = parse("Hello there.");
     CHECK(r.reasoning == "");
