@@ -119,6 +119,9 @@ std::string Decoder::decode(std::vector<std::string> tokens, bool raw_bytes) con
       }
       case Kind::Replace:
         for (auto& t : tokens) {
+          // Raw bytes from an earlier ByteLevel/ByteFallback step may not be UTF-8, which a
+          // regex must never see (no decoder chain in use puts Replace after those).
+          if (raw_bytes && !unicode::is_valid_utf8(t)) t = unicode::to_valid_utf8(t);
           std::string out;
           size_t last = 0;
           step.pattern.for_each_match(t, [&](size_t start, size_t end) {
