@@ -46,7 +46,6 @@ fs::path make_tree() {
   return root;
 }
 
-size_t count_lines(const std::string& s) { return static_cast<size_t>(std::count(s.begin(), s.end(), '\n')); }
 
 std::pair<double, size_t> time_grep(const fs::path& root, const std::string& ere) {
   std::vector<double> ms;
