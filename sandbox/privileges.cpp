@@ -6,6 +6,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 namespace nagent::sandbox {
 
 bool drop_privileges(const ReportTo& report) noexcept {
@@ -15,8 +17,9 @@ bool drop_privileges(const ReportTo& report) noexcept {
                        SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
   if (::prctl(PR_SET_SECUREBITS, bits, 0, 0, 0) != 0) return report.fail("set securebits");
   for (int cap = 0;; ++cap) {
-    if (::prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) break;  // past the kernel's last capability
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return report.fail("drop bounding capability");
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0) continue;
+    if (errno == EINVAL) break;  // past the kernel's last capability
+    return report.fail("drop bounding capability");
   }
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) return report.fail("clear ambient capabilities");
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
