@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 
 #include "engine/unicode.h"
@@ -9,6 +10,50 @@
 namespace nagent::tok {
 
 size_t StringHash::operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+
+void TokenMap::reserve(size_t n) {
+  size_t slots = 16;
+  while (slots < n * 2) slots <<= 1;
+  if (slots > slots_.size()) rehash(slots);
+}
+
+void TokenMap::rehash(size_t slots) {
+  std::vector<Slot> old = std::move(slots_);
+  slots_.assign(slots, Slot{});
+  const size_t mask = slots - 1;
+  for (const Slot& s : old) {
+    if (s.id < 0) continue;
+    size_t i = s.hash & mask;
+    while (slots_[i].id >= 0) i = (i + 1) & mask;
+    slots_[i] = s;
+  }
+}
+
+void TokenMap::emplace(std::string_view key, int32_t id) {
+  if ((size_ + 1) * 2 > slots_.size()) rehash(std::max<size_t>(16, slots_.size() * 2));
+  const uint64_t h = StringHash{}(key);
+  const size_t mask = slots_.size() - 1;
+  size_t i = h & mask;
+  for (; slots_[i].id >= 0; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.hash == h && std::string_view(arena_).substr(s.offset, s.length) == key) return;
+  }
+  slots_[i] = {h, static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(key.size()), id};
+  arena_.append(key);
+  ++size_;
+}
+
+int32_t TokenMap::find(std::string_view key) const {
+  if (slots_.empty()) return -1;
+  const uint64_t h = StringHash{}(key);
+  const size_t mask = slots_.size() - 1;
+  for (size_t i = h & mask; slots_[i].id >= 0; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.hash == h && s.length == key.size() && std::memcmp(arena_.data() + s.offset, key.data(), key.size()) == 0)
+      return s.id;
+  }
+  return -1;
+}
 
 namespace {
 constexpr uint64_t kEmpty = ~uint64_t{0};
@@ -66,14 +111,12 @@ BpeModel BpeModel::from_parts(const nlohmann::json& model, const std::vector<std
     if (byte_level) m.byte_ids_[b] = m.token_to_id(std::string(1, static_cast<char>(b)));
     char name[8];
     std::snprintf(name, sizeof name, "<0x%02X>", b);
-    auto it = m.vocab_.find(std::string_view(name));
-    if (it != m.vocab_.end()) m.byte_fallback_ids_[b] = it->second;
+    m.byte_fallback_ids_[b] = m.vocab_.find(name);
   }
   std::string unk = str_or_empty("unk_token");
   if (!unk.empty()) {
-    auto it = m.vocab_.find(unk);
-    if (it == m.vocab_.end()) throw std::runtime_error("tokenizer.json: unk_token '" + unk + "' is not in the vocabulary");
-    m.unk_id_ = it->second;
+    m.unk_id_ = m.vocab_.find(unk);
+    if (m.unk_id_ < 0) throw std::runtime_error("tokenizer.json: unk_token '" + unk + "' is not in the vocabulary");
   }
 
   size_t capacity = 16;
@@ -103,8 +146,7 @@ BpeModel BpeModel::from_parts(const nlohmann::json& model, const std::vector<std
 }
 
 int32_t BpeModel::token_to_id(std::string_view token) const {
-  auto it = vocab_.find(token);
-  return it == vocab_.end() ? -1 : it->second;
+  return vocab_.find(token);
 }
 
 int32_t BpeModel::written_token_to_id(std::string_view token) const {
@@ -124,9 +166,9 @@ int64_t BpeModel::find_merge(int32_t left, int32_t right) const {
 void BpeModel::tokenize(std::string_view word, std::vector<int32_t>& out) const {
   if (word.empty()) return;
   if (ignore_merges_) {
-    auto it = vocab_.find(word);
-    if (it != vocab_.end()) {
-      out.push_back(it->second);
+    int32_t id = vocab_.find(word);
+    if (id >= 0) {
+      out.push_back(id);
       return;
     }
   }
