@@ -166,34 +166,30 @@ void ThreadPool::run(int64_t n, const std::function<void(int64_t)>& fn) {
 
 namespace {
 
-using RowsFn = void (*)(const Matrix&, const float*, int64_t, float*, int64_t, const float*, int64_t, int64_t);
-
-struct Isa {
-  RowsFn fn;
-  const char* name;
-};
-
-Isa pick_isa() {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    return {&avx512::matmul_rows, "avx512"};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {&avx2::matmul_rows, "avx2"};
-  return {&generic::matmul_rows, "generic"};
-}
-
-const Isa& isa() {
-  static const Isa chosen = pick_isa();
+const MatmulVariant& isa() {
+  static const MatmulVariant chosen = matmul_variants().front();
   return chosen;
 }
 
 }  // namespace
 
-const char* matmul_isa() { return isa().name; }
+std::vector<MatmulVariant> matmul_variants() {
+  __builtin_cpu_init();
+  std::vector<MatmulVariant> v;
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("f16c"))
+    v.push_back({"avx512", &avx512::matmul_rows});
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+    v.push_back({"avx2", &avx2::matmul_rows});
+  v.push_back({"generic", &generic::matmul_rows});
+  return v;
+}
+
+const char* matmul_isa() { return isa().isa; }
 
 void matmul(ThreadPool& pool, const Matrix& W, const float* x, int64_t tokens, float* y, int64_t ldy,
             const float* bias) {
-  const RowsFn fn = isa().fn;
+  const MatmulRowsFn fn = isa().rows;
   // Tasks of whole 4-row blocks; about 4 tasks per thread balances uneven progress without
   // making the W blocks too small to stream efficiently.
   const int64_t rows = W.rows;

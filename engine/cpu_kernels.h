@@ -8,6 +8,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "engine/model_weights.h"
 
@@ -44,6 +45,15 @@ class ThreadPool {
 
 // Which instruction set the matrix kernels use on this CPU ("avx512", "avx2", "generic").
 const char* matmul_isa();
+
+// The matrix-kernel builds this CPU can run, best first (tests check each one).
+using MatmulRowsFn = void (*)(const Matrix& W, const float* x, int64_t tokens, float* y, int64_t ldy,
+                              const float* bias, int64_t row_begin, int64_t row_end);
+struct MatmulVariant {
+  const char* isa;
+  MatmulRowsFn rows;
+};
+std::vector<MatmulVariant> matmul_variants();
 
 // y[t, n] = sum_k x[t, k] * W[n, k] (+ bias[n]) for t < tokens: x is [tokens, W.cols] fp32,
 // y is [tokens, W.rows] with row stride ldy (>= W.rows). bias may be null.
