@@ -67,7 +67,7 @@ Agent::Agent(AgentConfig config, Backend& backend, const ToolRegistry& tools, To
       context_(context),
       journal_(journal) {}
 
-AgentResult Agent::run(const std::string& task, int op, const AgentObserver& observer) {
+AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks) {
   const auto t0 = Clock::now();
   AgentResult result;
   ChatRequest request;
@@ -199,6 +199,7 @@ AgentResult Agent::run(const std::string& task, int op, const AgentObserver& obs
   }
 
   while (true) {
+    if (hooks.cancelled()) return finish("cancelled", "cancelled before step " + std::to_string(result.steps + 1));
     if (result.steps >= config_.max_steps)
       return finish("budget_exhausted", "step budget of " + std::to_string(config_.max_steps) + " used up");
     if (config_.max_tokens > 0 && result.tokens >= config_.max_tokens)
@@ -208,7 +209,7 @@ AgentResult Agent::run(const std::string& task, int op, const AgentObserver& obs
 
     const int step = result.steps;
     const auto start = Clock::now();
-    ChatReply reply = backend_.chat(request, observer.on_delta);
+    ChatReply reply = backend_.chat(request, hooks.on_delta);
     const double ms = seconds_since(start) * 1000.0;
 
     int64_t prompt_tokens = reply.usage.reported ? reply.usage.prompt_tokens : estimate_tokens(messages);

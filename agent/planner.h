@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,7 @@ struct AgentConfig {
 };
 
 struct AgentResult {
-  // "finished" (finish tool), "tests_passed", "budget_exhausted", "format_errors", "error"
+  // "finished" (finish tool), "tests_passed", "budget_exhausted", "format_errors", "cancelled"
   std::string outcome;
   bool ok = false;                  // finished or tests_passed
   std::string summary;              // finish's summary, or what stopped the run
@@ -40,9 +41,12 @@ struct AgentResult {
   static AgentResult from_json(const json& j);
 };
 
-// Live display hooks (progress line); the journal gets everything durable.
-struct AgentObserver {
+// What the host lends a running agent: live display of streamed output (the journal gets
+// everything durable), and a cancellation flag checked before every step.
+struct AgentHooks {
   std::function<void(const ChatDelta&)> on_delta;
+  const std::atomic<bool>* cancel = nullptr;
+  bool cancelled() const { return cancel && cancel->load(); }
 };
 
 class Agent {
@@ -51,7 +55,7 @@ class Agent {
 
   // Runs the agent on a task as journal op `op`. If the journal holds events of this op
   // from an earlier run, the conversation is rebuilt from them and continues.
-  AgentResult run(const std::string& task, int op, const AgentObserver& observer = {});
+  AgentResult run(const std::string& task, int op, const AgentHooks& hooks = {});
 
   // Window accounting of the last request (prompt tokens) for the progress line.
   int64_t context_tokens() const { return context_tokens_; }

@@ -86,6 +86,7 @@ void Progress::clear_status_line() {
 
 void Progress::on_delta(const ChatDelta& delta) {
   if (mode_ != Mode::Human || !tty_) return;
+  if (delta.restarted) streamed_bytes_ = 0;  // the client retried the stream from the start
   streamed_bytes_ += delta.content.size() + delta.reasoning.size();
   std::fprintf(out_, "\r\033[K%s", paint("2", "  model: " + short_count(int64_t(streamed_bytes_ / 4)) + " tokens…").c_str());
   std::fflush(out_);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "agent/errors.h"
 #include "agent/lua_json.h"
 #include "sandbox/sandbox.h"
 
@@ -47,6 +48,7 @@ int host_function(lua_State* L) {
     return lua_error(L);
   }
   try {
+    if (rt.host.hooks.cancelled()) throw Cancelled();
     return F(L, rt);
   } catch (const ApiError& e) {
     luaL_where(L, 1);
@@ -182,7 +184,7 @@ int api_agent_run(lua_State* L, Runtime& rt) {
     result = AgentResult::from_json(*recorded);
   } else {
     Agent agent(*config, rt.host.backend, rt.host.tools, rt.host.context, journal);
-    result = agent.run(task, op, rt.host.observer);
+    result = agent.run(task, op, rt.host.hooks);
     journal.record("op_end", {{"op", op}, {"kind", "agent"}, {"name", config->name}, {"result", result.to_json()}});
   }
   push_json(L, result.to_json());
@@ -322,6 +324,18 @@ void open_restricted_libs(lua_State* L) {
   lua_pop(L, 1);
 }
 
+// Checks for cancellation every few thousand Lua instructions, so a recipe stuck in a loop
+// of its own still stops.
+void cancel_hook(lua_State* L, lua_Debug*) {
+  lua_getfield(L, LUA_REGISTRYINDEX, "nagent.runtime");
+  auto* rt = static_cast<Runtime*>(lua_touserdata(L, -1));
+  lua_pop(L, 1);
+  if (rt && rt->host.hooks.cancelled() && !rt->fatal) {
+    rt->fatal = std::make_exception_ptr(Cancelled());
+    luaL_error(L, "cancelled");
+  }
+}
+
 int traceback_handler(lua_State* L) {
   const char* msg = lua_tostring(L, 1);
   luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
@@ -336,6 +350,11 @@ RecipeOutcome run_recipe(const std::string& path, const json& args, RecipeHost& 
   if (!L) throw RecipeError("cannot create a Lua state (out of memory)");
   Runtime rt{host, nullptr};
   open_restricted_libs(L);
+  if (host.hooks.cancel) {
+    lua_pushlightuserdata(L, &rt);
+    lua_setfield(L, LUA_REGISTRYINDEX, "nagent.runtime");
+    lua_sethook(L, cancel_hook, LUA_MASKCOUNT, 10000);
+  }
 
   luaL_newmetatable(L, kAgentMeta);
   lua_pushcfunction(L, agent_gc);

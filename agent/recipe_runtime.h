@@ -38,7 +38,7 @@ struct RecipeHost {
   ToolContext& context;
   Journal& journal;
   AgentConfig agent_defaults;                          // from the CLI (--max-steps, ...)
-  AgentObserver observer;                              // live display of model output
+  AgentHooks hooks;                                    // live output, cancellation
   std::function<void(const std::string&)> print;       // nagent.print
   std::function<void(const std::string&)> log;         // nagent.log (after journaling)
 };

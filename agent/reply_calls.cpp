@@ -39,7 +39,10 @@ InterpretedReply interpret_reply(const ChatReply& reply, const ToolRegistry& too
         p.error = unknown_tool_message(c.name, tools);
       } else {
         p.call.name = tool->name();
-        if (!c.arguments.is_object())
+        if (!c.raw_arguments.empty())
+          p.error = "the arguments of " + tool->name() + " are not valid JSON: " + c.raw_arguments.substr(0, 400) +
+                    " (send one JSON object with the parameters)";
+        else if (!c.arguments.is_object())
           p.error = "arguments of " + tool->name() + " must be a JSON object";
         else
           p.error = validate_arguments(*tool, c.arguments);

@@ -20,7 +20,7 @@ std::string resolve_recipe(const std::string& name_or_path) {
   std::error_code ec;
   if (fs::is_regular_file(name_or_path, ec)) return fs::absolute(name_or_path).lexically_normal().string();
   const fs::path shipped = fs::path(data_dir()) / "recipes";
-  for (const fs::path candidate : {shipped / name_or_path, shipped / (name_or_path + ".lua")})
+  for (const fs::path& candidate : {shipped / name_or_path, shipped / (name_or_path + ".lua")})
     if (name_or_path.find('/') == std::string::npos && fs::is_regular_file(candidate, ec)) return candidate.string();
   std::string known;
   for (const auto& entry : fs::directory_iterator(shipped, ec))

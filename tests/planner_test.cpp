@@ -129,6 +129,18 @@ TEST_CASE("planner: malformed calls become errors the model sees, then the run s
   CHECK(m2.back()["content"].get<std::string>().find("no tool call") != std::string::npos);
 }
 
+TEST_CASE("planner: a server call with malformed JSON arguments gets a precise error", "[planner]") {
+  PlannerFixture f;
+  f.server.push({.tool_calls = json::array({{{"id", "call_bad"},
+                                              {"type", "function"},
+                                              {"function", {{"name", "read_file"}, {"arguments", "{\"path\": \"notes.md\""}}}}})});
+  f.server.push({.content = text_call("finish", {{"summary", "ok"}})});
+  CHECK(f.run().outcome == "finished");
+  json m = messages_of(f.server, 1);
+  CHECK(m.back()["tool_call_id"] == "call_bad");
+  CHECK(m.back()["content"].get<std::string>().find("not valid JSON") != std::string::npos);
+}
+
 TEST_CASE("planner: a valid call resets the format-error count", "[planner]") {
   PlannerFixture f;
   f.server.push({.content = "no call"});
