@@ -87,8 +87,8 @@ class LocalBackend : public Backend {
     const std::vector<int32_t> ids = tokenizer_.encode(prompt);
     const int64_t window = context_window();
     if (static_cast<int64_t>(ids.size()) >= window)
-      throw BackendError("prompt of " + std::to_string(ids.size()) + " tokens does not fit the model's context of " +
-                         std::to_string(window) + " tokens");
+      throw ContextOverflowError("prompt of " + std::to_string(ids.size()) + " tokens does not fit the model's context of " +
+                                 std::to_string(window) + " tokens");
     // Restart from the last prompt's state when the history changed under the session (the
     // template collapses earlier reasoning once a new user message arrives).
     session_.sync(ids, have_prompt_snapshot_ ? &prompt_snapshot_ : nullptr);

@@ -173,6 +173,9 @@ TEST_CASE("local backend: chat template, generation, usage, streamed deltas, ses
   const ChatReply b = backend->chat(req, {});
   CHECK(b.reasoning == a.reasoning);
   CHECK(b.content == a.content);
+  // A prompt over the 4096-token window is a ContextOverflowError, so the agent can compact.
+  req.messages.push_back(Message::user(std::string(5000, 'x')));
+  CHECK_THROWS_AS(backend->chat(req, {}), ContextOverflowError);
 }
 
 TEST_CASE("local backend errors are one clear BackendError") {
