@@ -11,17 +11,12 @@
 #include "agent/session_store.h"
 #include "support/child_process.h"
 #include "support/scripted_server.h"
+#include "support/tool_call_text.h"
 #include "support/temp_repo.h"
 
 using namespace nagent;
 
 namespace {
-
-std::string text_call(const std::string& name, const std::vector<std::pair<std::string, std::string>>& params) {
-  std::string s = "<tool_call>\n<function=" + name + ">\n";
-  for (const auto& [k, v] : params) s += "<parameter=" + k + ">\n" + v + "\n</parameter>\n";
-  return s + "</function>\n</tool_call>";
-}
 
 int assistant_turns(const json& request) {
   int n = 0;

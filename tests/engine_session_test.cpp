@@ -49,7 +49,7 @@ TEST_CASE("sync prefills only what the session does not hold yet") {
   CHECK(s.tokens() == other);
 }
 
-TEST_CASE("restore returns to a snapshot exactly; sync falls back to a prefix snapshot") {
+TEST_CASE("restore returns to a snapshot exactly, and sync falls back to a prefix snapshot") {
   auto m = NemotronH::load(kFixture);
   EngineSession s(*m);
   s.append(seq(17, 1));
@@ -85,7 +85,7 @@ TEST_CASE("a fork evolves independently of its parent") {
   CHECK(c.last_logits() == b.last_logits());
 }
 
-TEST_CASE("save and load round-trip through a file; foreign or cut files are refused") {
+TEST_CASE("save and load round-trip through a file, and foreign or cut files are refused") {
   auto m = NemotronH::load(kFixture);
   const fs::path dir = fs::temp_directory_path() / ("engine_session_test_" + std::to_string(getpid()));
   fs::create_directories(dir);

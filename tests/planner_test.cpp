@@ -3,17 +3,12 @@
 #include "agent/planner.h"
 #include "engine/openai_client.h"
 #include "support/scripted_server.h"
+#include "support/tool_call_text.h"
 #include "support/temp_repo.h"
 
 using namespace nagent;
 
 namespace {
-
-std::string text_call(const std::string& name, const std::vector<std::pair<std::string, std::string>>& params) {
-  std::string s = "<tool_call>\n<function=" + name + ">\n";
-  for (const auto& [k, v] : params) s += "<parameter=" + k + ">\n" + v + "\n</parameter>\n";
-  return s + "</function>\n</tool_call>";
-}
 
 json server_call(const std::string& id, const std::string& name, const json& args) {
   return {{"id", id}, {"type", "function"}, {"function", {{"name", name}, {"arguments", args.dump()}}}};

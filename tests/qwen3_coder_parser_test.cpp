@@ -121,7 +121,7 @@ TEST_CASE("a single call: name, typed arguments, raw text, content before it") {
   CHECK(r.reasoning == "");
 }
 
-TEST_CASE("several calls; text before, between and after them is content, in order") {
+TEST_CASE("several calls: text before, between and after them is content, in order") {
   const std::string text = "First I look.\n" + call_text("read_file", {{"path", "a"}}) + "\nThen I run it.\n" +
                            call_text("shell", {{"command", "make"}}) + "\n" + call_text("finish", {}) +
                            "\nDone for now.";
@@ -300,7 +300,7 @@ TEST_CASE("reasoning") {
   }
 }
 
-TEST_CASE("aliases resolve before the lookup; ParsedCall::name is the target") {
+TEST_CASE("aliases resolve before the lookup, and ParsedCall::name is the target") {
   const auto r = parse(call_text("bash", {{"command", "ls"}}) + call_text("view", {{"path", "a"}, {"start_line", "2"}}) +
                        call_text("str_replace", {{"path", "a"}, {"old_str", "x"}, {"new_str", "y"}}));
   REQUIRE(r.calls.size() == 3);
