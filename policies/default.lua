@@ -47,5 +47,9 @@ return {
   },
   tmp_size_mb = 1024,
   env = {},
+  -- No .pyc files: Python trusts a cached .pyc when the source's size and mtime (in whole
+  -- seconds) are unchanged, so a same-length edit made within a second of a test run would
+  -- run the stale bytecode. (It also keeps __pycache__ out of the workspace and its diff.)
+  set_env = { PYTHONDONTWRITEBYTECODE = "1" },
   tools = {},
 }
