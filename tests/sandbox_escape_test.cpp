@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "support/loopback_listener.h"
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -100,16 +102,8 @@ bool host_has_process_with(const std::string& marker) {
 }  // namespace
 
 TEST_CASE("escape: connecting to a listener on the host's 127.0.0.1 is refused") {
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(listener >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(listener, 4) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
-  int port = ntohs(addr.sin_port);
+  LoopbackListener listener;
+  int port = listener.port();
 
   Sandbox sb;
   auto r = sb.python("import socket\ns = socket.socket()\ns.settimeout(3)\n"
@@ -117,9 +111,8 @@ TEST_CASE("escape: connecting to a listener on the host's 127.0.0.1 is refused")
                      "except OSError as e:\n    print(type(e).__name__)\n");
   CHECK(r.exit_code == 0);
   CHECK(r.stdout_data == "ConnectionRefusedError\n");
-  pollfd p{listener, POLLIN, 0};
+  pollfd p{listener.fd(), POLLIN, 0};
   CHECK(::poll(&p, 1, 0) == 0);  // nothing reached the host's listener
-  ::close(listener);
 }
 
 TEST_CASE("escape: only loopback exists, so nothing outside is reachable") {

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+
+#include "support/loopback_listener.h"
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -142,22 +144,14 @@ TEST_CASE("sandbox: readonly makes the workspace read-only but /tmp writable") {
 }
 
 TEST_CASE("sandbox: network = host reaches the host's loopback (the control for the denial)") {
-  int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  REQUIRE(::listen(listener, 4) == 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  LoopbackListener listener;
   TempDir ws;
   Policy p = shipped("default");
   p.network = true;
   auto runner = make_runner(p, ws.path.string());
   auto r = runner->run(sh("/usr/bin/python3 -c \"import socket; socket.create_connection(('127.0.0.1', " +
-                              std::to_string(ntohs(addr.sin_port)) + "), 3); print('connected')\"",
+                              std::to_string(listener.port()) + "), 3); print('connected')\"",
                           ws.path));
-  ::close(listener);
   CHECK(r.stdout_data == "connected\n");
 }
 
