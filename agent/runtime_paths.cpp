@@ -10,6 +10,11 @@ namespace nagent {
 
 namespace fs = std::filesystem;
 
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
 std::string data_dir() {
   const char* dir = std::getenv("NAGENT_DATA_DIR");
   return dir && *dir ? dir : NAGENT_DEFAULT_DATA_DIR;

@@ -16,11 +16,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : fallback;
-}
-
 int max_retries_from_env() {
   const std::string v = env_or("NAGENT_MAX_RETRIES", "");
   if (v.empty()) return -1;

@@ -11,6 +11,7 @@
 #include "agent/cli/command.h"
 #include "agent/errors.h"
 #include "agent/progress.h"
+#include "agent/runtime_paths.h"
 #include "agent/session_runner.h"
 
 namespace nagent::cli {
@@ -43,11 +44,6 @@ environment: NAGENT_ENDPOINT, NAGENT_MODEL, NAGENT_API_KEY, NAGENT_HOME (default
              NAGENT_DURABILITY (normal: commit each event; full: also fsync each event)
 exit codes: 0 success, 1 the recipe reported failure, 2 usage or configuration error, 3 runtime error
 )";
-
-std::string env_or(const char* name, const std::string& fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::string(v) : fallback;
-}
 
 std::string read_text_file(const std::string& path, const char* what) {
   std::ifstream in(path, std::ios::binary);
