@@ -1,10 +1,8 @@
 #include <catch2/catch.hpp>
 
 #include "agent/planner.h"
-#include "engine/openai_client.h"
-#include "support/scripted_server.h"
+#include "support/agent_testbed.h"
 #include "support/tool_call_text.h"
-#include "support/temp_repo.h"
 
 using namespace nagent;
 
@@ -14,31 +12,10 @@ json server_call(const std::string& id, const std::string& name, const json& arg
   return {{"id", id}, {"type", "function"}, {"function", {{"name", name}, {"arguments", args.dump()}}}};
 }
 
-struct PlannerFixture {
-  TempDir dir{"planner"};
-  ScriptedServer server;
-  std::unique_ptr<OpenAIClient> client;
-  std::unique_ptr<SessionStore> store;
-  std::unique_ptr<Journal> journal;
-  std::unique_ptr<Workspace> workspace;
-  std::unique_ptr<sandbox::Runner> runner = sandbox::make_plain_runner();
-  ToolRegistry tools = builtin_tools();
-  std::unique_ptr<ToolContext> context;
-
-  explicit PlannerFixture(std::string test_cmd = "grep -q fixed status.txt") {
-    OpenAIClientConfig config;
-    config.endpoint = server.endpoint();
-    config.model = "scripted-model";
-    config.retry.max_retries = 0;
-    client = std::make_unique<OpenAIClient>(config);
-    store = std::make_unique<SessionStore>((dir.path() / "s.db").string());
-    store->create_session({"p", 0, 0, "", "", "", "", 0});
-    journal = std::make_unique<Journal>(*store, "p");
-    write_text(dir.path() / "ws" / "status.txt", "broken\n");
-    write_text(dir.path() / "ws" / "notes.md", "line one\nline two\n");
-    workspace = std::make_unique<Workspace>(dir.path() / "ws");
-    context = std::make_unique<ToolContext>(ToolContext{*workspace, *runner, test_cmd});
-  }
+struct PlannerFixture : AgentTestbed {
+  explicit PlannerFixture(const std::string& test_cmd = "grep -q fixed status.txt")
+      : AgentTestbed("planner", "p", test_cmd,
+                     {{"status.txt", "broken\n"}, {"notes.md", "line one\nline two\n"}}) {}
 
   AgentResult run(AgentConfig config = {}, const std::string& task = "fix status.txt", int op = 0) {
     Agent agent(std::move(config), *client, tools, *context, *journal);

@@ -1,41 +1,17 @@
 #include <catch2/catch.hpp>
 
 #include "agent/recipe_runtime.h"
-#include "support/scripted_server.h"
-#include "support/temp_repo.h"
-#include "engine/openai_client.h"
+#include "support/agent_testbed.h"
 
 using namespace nagent;
 
 namespace {
 
 // Everything a recipe needs, on a temporary workspace, talking to a scripted model server.
-struct RecipeFixture {
-  TempDir dir{"recipe"};
-  TempDir home{"home"};
-  ScriptedServer server;
-  std::unique_ptr<OpenAIClient> client;
-  std::unique_ptr<SessionStore> store;
-  std::unique_ptr<Journal> journal;
-  std::unique_ptr<Workspace> workspace;
-  std::unique_ptr<sandbox::Runner> runner;
-  ToolRegistry tools = builtin_tools();
-  std::unique_ptr<ToolContext> context;
+struct RecipeFixture : AgentTestbed {
   std::string printed, logged;
 
-  RecipeFixture() {
-    OpenAIClientConfig config;
-    config.endpoint = server.endpoint();
-    config.model = "scripted-model";
-    client = std::make_unique<OpenAIClient>(config);
-    store = std::make_unique<SessionStore>((home.path() / "s.db").string());
-    store->create_session({"t", 0, 0, "", "", "", "", 0});
-    journal = std::make_unique<Journal>(*store, "t");
-    write_text(dir.path() / "ws" / "hello.txt", "hello\n");
-    workspace = std::make_unique<Workspace>(dir.path() / "ws");
-    runner = sandbox::make_plain_runner();
-    context = std::make_unique<ToolContext>(ToolContext{*workspace, *runner, "true"});
-  }
+  RecipeFixture() : AgentTestbed("recipe", "t", "true", {{"hello.txt", "hello\n"}}) {}
 
   // Writes the recipe to a file and runs it.
   RecipeOutcome run(const std::string& code, json args = json::object()) {
