@@ -10,9 +10,11 @@ Journal::Journal(SessionStore& store, std::string session_id, std::vector<Stored
     if (e.data.is_object() && e.data.contains("op") && e.data["op"].is_number_integer())
       ops_[e.data["op"].get<int>()].push_back(e);
   }
+  if (!ops_.empty() && ops_.rbegin()->first >= next_nested_op_) next_nested_op_ = ops_.rbegin()->first + 1;
 }
 
 int64_t Journal::record(const std::string& type, json data) {
+  std::lock_guard lock(mutex_);
   int64_t seq = store_.append(session_id_, type, data);
   if (!observers_.empty()) {
     const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -22,7 +24,15 @@ int64_t Journal::record(const std::string& type, json data) {
   return seq;
 }
 
-int Journal::begin_op() { return next_op_++; }
+int Journal::begin_op() {
+  std::lock_guard lock(mutex_);
+  return next_op_++;
+}
+
+int Journal::begin_nested_op() {
+  std::lock_guard lock(mutex_);
+  return next_nested_op_++;
+}
 
 const std::vector<StoredEvent>& Journal::replay(int op) const {
   static const std::vector<StoredEvent> none;

@@ -6,10 +6,18 @@
 // recorded returns its recorded result without running again, and the first unfinished op
 // continues from its recorded events (an agent resumes its conversation). So a resumed run
 // never repeats a side effect that was recorded as done.
+//
+// Ops a recipe starts while an agent runs (a Lua tool handler's sub-agent, a hook's tool
+// call) are nested: numbered apart (from kNestedOpBase, never reused across runs) so the
+// top-level numbering stays the same on resume. They are not replayed: the enclosing tool
+// call's recorded result is what counts, and an unfinished one runs again from the start.
+//
+// record() and begin_op() may be called from several threads (concurrent sub-agents).
 #pragma once
 
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +43,8 @@ class Journal {
   // Durable ops. begin_op() returns the next op number; if this op was recorded before,
   // its earlier events (in order) are in replay(op).
   int begin_op();
+  int begin_nested_op();
+  static constexpr int kNestedOpBase = 1'000'000'000;
   const std::vector<StoredEvent>& replay(int op) const;
   // The recorded "op_end" result of op, if it finished in an earlier run.
   std::optional<json> recorded_result(int op) const;
@@ -50,6 +60,8 @@ class Journal {
   std::map<int, std::vector<StoredEvent>> ops_;  // recorded events per op (from history)
   std::vector<Observer> observers_;
   int next_op_ = 0;
+  int next_nested_op_ = kNestedOpBase;
+  std::mutex mutex_;
 };
 
 }  // namespace nagent

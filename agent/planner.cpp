@@ -132,6 +132,16 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
   // Returns true if the run ended (finish tool or stop condition).
   auto run_calls = [&](std::vector<PlannedCall>& calls, int step, std::string& end_outcome,
                        std::string& end_summary) {
+    std::vector<bool> denied(calls.size(), false);
+    if (config_.before_tool_call) {
+      for (size_t k = 0; k < calls.size(); ++k) {
+        if (!calls[k].error.empty()) continue;
+        if (auto reason = config_.before_tool_call(calls[k].call)) {
+          calls[k].error = "Denied: " + *reason;
+          denied[k] = true;
+        }
+      }
+    }
     size_t i = 0;
     while (i < calls.size()) {
       size_t j = i + 1;
@@ -144,12 +154,12 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
       std::vector<std::future<std::pair<ToolResult, double>>> futures;
       for (size_t k = i; k < j; ++k) {
         const PlannedCall& p = calls[k];
-        auto work = [this, &p]() {
+        auto work = [this, &p, is_denied = bool(denied[k])]() {
           const auto start = Clock::now();
           ToolResult r;
           if (!p.error.empty()) {
             r.ok = false;
-            r.output = "Error: " + p.error;
+            r.output = is_denied ? p.error : "Error: " + p.error;
           } else {
             const Tool* tool = tools_.find(p.call.name);
             try {
@@ -168,6 +178,7 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
       for (size_t k = i; k < j; ++k) {
         auto [r, ms] = futures[k - i].get();
         const PlannedCall& p = calls[k];
+        if (config_.after_tool_call && !denied[k] && p.error.empty()) config_.after_tool_call(p.call, r);
         journal_.record("tool_result", {{"op", op},
                                         {"step", step},
                                         {"call_id", p.call.id},
@@ -176,7 +187,8 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
                                         {"exit_code", r.exit_code},
                                         {"output", r.output},
                                         {"duration_ms", ms},
-                                        {"data", r.data}});
+                                        {"data", r.data},
+                                        {"denied", denied[k]}});
         messages.push_back(Message::tool_result(p.call.id, p.call.name, r.output));
         if (r.finished && end_outcome.empty()) {
           end_outcome = "finished";

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ struct AgentConfig {
   bool finish_on_text_reply = false;  // a reply without tool calls is the final answer
   SamplingParams sampling;
   bool enable_thinking = true;
+  // Recipe hooks (either may be empty), called on the thread running the agent.
+  // before_tool_call sees each reply's valid calls before any of them runs; a returned
+  // reason denies that call, and the model gets "Denied: REASON" as its result.
+  // after_tool_call may rewrite a result before the model (and the journal) sees it.
+  std::function<std::optional<std::string>(const ToolCall&)> before_tool_call;
+  std::function<void(const ToolCall&, ToolResult&)> after_tool_call;
 };
 
 struct AgentResult {

@@ -1,16 +1,13 @@
 // RecipeRuntime: runs a Lua recipe in a restricted Lua 5.4 state with nagent's host API.
-// The recipe sees one global table, `nagent`:
-//   nagent.args                      CLI arguments: repo, task, test_cmd, max_steps, ...
-//   nagent.agent{...}                an agent (system, tools, max_steps, max_tokens,
-//                                    max_wall_s, stop_on_tests_pass, temperature, ...)
-//   agent:run(task)                  -> {ok, outcome, summary, steps, tokens, wall_s}
-//   nagent.tool(name, args)          -> {ok, output, exit_code, data}  (a built-in tool)
-//   nagent.read_file(path)           -> text | nil, error   (workspace-confined)
-//   nagent.write_file(path, text)
-//   nagent.git_diff()                -> the workspace's changes against HEAD (new files too)
-//   nagent.events([type])           -> the session's events so far: {{seq, type, data}, ...}
-//   nagent.log(text)                 progress line on stderr, and an event
-//   nagent.print(text)               the recipe's report on stdout
+// The recipe sees one global table, `nagent` (docs/recipes.md documents every function):
+//   nagent.args                          CLI settings and --arg KEY=VALUE pairs
+//   nagent.agent{...} / agent:run(task)  agents (system, tools, budgets, sampling, hooks)
+//   agent:structured(prompt, schema)     JSON output validated against a schema, with retry
+//   nagent.parallel{{agent, task}, ...}  several sub-agents at once against the same backend
+//   nagent.tool / define_tool / exec     built-in tools, tools written in Lua, sandboxed programs
+//   nagent.read_file / write_file / list_files, nagent.git_*   the workspace
+//   nagent.corpus_index(dir)             a BM25 full-text index of a document corpus
+//   nagent.write_report / json_encode / json_decode / events / log / print
 // The recipe returns true/false or {ok=bool, summary=string}. It cannot run host commands
 // or touch files except through this API (no os.execute, io, require, loadlib, dofile).
 #pragma once
@@ -41,6 +38,8 @@ struct RecipeHost {
   AgentHooks hooks;                                    // live output, cancellation
   std::function<void(const std::string&)> print;       // nagent.print
   std::function<void(const std::string&)> log;         // nagent.log (after journaling)
+  std::string report_dir = {};                         // nagent.write_report's folder;
+                                                       // empty: the workspace's .nagent/reports
 };
 
 struct RecipeOutcome {

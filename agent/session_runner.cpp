@@ -98,7 +98,8 @@ SessionResult run_session(SessionStore& store, const std::string& id, bool resum
                     journal.record("output", {{"text", text}});
                     if (hooks.on_output) hooks.on_output(text);
                   },
-                  nullptr};
+                  nullptr,
+                  settings.value("out", (fs::path(SessionStore::default_path()).parent_path() / "reports" / id).string())};
 
   std::string error;
   RecipeOutcome outcome;

@@ -1,26 +1,14 @@
 #include <catch2/catch.hpp>
 
-#include "agent/recipe_runtime.h"
-#include "support/agent_testbed.h"
+#include "support/recipe_testbed.h"
 
 using namespace nagent;
 
 namespace {
 
 // Everything a recipe needs, on a temporary workspace, talking to a scripted model server.
-struct RecipeFixture : AgentTestbed {
-  std::string printed, logged;
-
-  RecipeFixture() : AgentTestbed("recipe", "t", "true", {{"hello.txt", "hello\n"}}) {}
-
-  // Writes the recipe to a file and runs it.
-  RecipeOutcome run(const std::string& code, json args = json::object()) {
-    const auto path = dir.path() / "recipe.lua";
-    write_text(path, code);
-    RecipeHost host{*client, tools, *context, *journal, AgentConfig{}, {},
-                    [&](const std::string& t) { printed += t; }, [&](const std::string& t) { logged += t; }};
-    return run_recipe(path.string(), args, host);
-  }
+struct RecipeFixture : RecipeTestbed {
+  RecipeFixture() : RecipeTestbed("recipe", "true", {{"hello.txt", "hello\n"}}) {}
 };
 
 }  // namespace
@@ -88,7 +76,7 @@ TEST_CASE("recipe: tools run through the host and results are journaled", "[reci
   CHECK(r.ok);
   CHECK(r.summary == "true");
   CHECK(f.printed.find("hello") != std::string::npos);
-  CHECK(f.logged == "logged line");
+  CHECK(f.logged == "logged line\n");
   int op_ends = 0;
   for (const auto& e : f.store->events("t")) op_ends += e.type == "op_end";
   CHECK(op_ends == 2);

@@ -8,6 +8,13 @@ std::optional<std::string> Arguments::get(const std::string& name) const {
   return it->second;
 }
 
+std::vector<std::string> Arguments::all(const std::string& name) const {
+  std::vector<std::string> out;
+  for (const auto& [n, v] : occurrences)
+    if (n == name) out.push_back(v);
+  return out;
+}
+
 long long Arguments::integer(const std::string& name, long long fallback, long long min, long long max) const {
   auto v = get(name);
   if (!v) return fallback;
@@ -53,6 +60,7 @@ Arguments parse_arguments(const std::vector<std::string>& args, const std::set<s
         value = args[++i];
       }
       out.values[name] = value;
+      out.occurrences.emplace_back(name, value);
     } else {
       throw UsageError("unknown option " + name);
     }

@@ -1,6 +1,7 @@
 // nagent run RECIPE.lua [--repo DIR] [--task TEXT | --task-file FILE] [--test-cmd CMD]
 //   [--endpoint URL] [--model NAME] [--backend openai|local] [--max-steps N] [--policy NAME|FILE]
-//   [--session ID] [--resume ID] [--json] [--quiet]
+//   [--session ID] [--resume ID] [--arg KEY=VALUE]... [--out DIR] [--json] [--quiet]
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -36,6 +37,8 @@ options:
   --policy NAME|FILE   sandbox policy for tools that run programs (default: default)
   --session ID         name the new session (default: a timestamped id)
   --resume ID          continue an interrupted session where it stopped
+  --arg KEY=VALUE      a setting for the recipe (nagent.args.KEY), e.g. --arg base=main; repeatable
+  --out DIR            where the recipe writes its reports (default: NAGENT_HOME/reports/SESSION)
   --json               print every event as a JSON line on stdout
   --quiet              no progress on stderr
 
@@ -66,6 +69,21 @@ RunSettings settings_from(const Arguments& a, RunSettings s) {
   set("test_cmd", a.get("--test-cmd"));
   set("policy", a.get("--policy"));
   set("backend", a.get("--backend"));
+  if (auto out = a.get("--out")) s["out"] = fs::absolute(*out).lexically_normal().string();
+  for (const auto& pair : a.all("--arg")) {
+    const size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) throw UsageError("--arg expects KEY=VALUE, got '" + pair + "'");
+    const std::string key = pair.substr(0, eq);
+    static const char* own[] = {"recipe", "repo", "task", "test_cmd", "policy", "backend", "max_steps",
+                                "context_length", "endpoint", "model", "out"};
+    for (const char* k : own)
+      if (key == k) {
+        std::string flag = key;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        throw UsageError("--arg " + key + "=... names a setting of its own; use --" + flag);
+      }
+    s[key] = pair.substr(eq + 1);
+  }
   if (a.get("--max-steps")) s["max_steps"] = a.integer("--max-steps", 50, 1, 100000);
   if (a.get("--context-length")) s["context_length"] = a.integer("--context-length", 0, 0, int64_t(1) << 30);
   s["endpoint"] = a.get("--endpoint").value_or(s.value("endpoint", env_or("NAGENT_ENDPOINT", "")));
@@ -78,7 +96,7 @@ int run_main(const std::vector<std::string>& argv) {
   try {
     a = parse_arguments(argv,
                         {"--repo", "--task", "--task-file", "--test-cmd", "--endpoint", "--model", "--backend",
-                         "--context-length", "--max-steps", "--policy", "--session", "--resume"},
+                         "--context-length", "--max-steps", "--policy", "--session", "--resume", "--arg", "--out"},
                         {"--json", "--quiet", "--help", "-h"});
   } catch (const UsageError& e) {
     return fail(kExitUsage, std::string(e.what()) + " ('nagent run --help' lists the options)");
