@@ -6,8 +6,9 @@
 -- 1. Reproduce: run the tests before touching anything (if they pass, there is nothing to fix).
 -- 2. An agent locates the fault, edits, re-runs the tests, and iterates until they pass or its
 --    budget ends.
--- 3. The tests are run once more by the recipe itself (the model's word is not enough), and the
---    final diff is printed.
+-- 3. The tests are run once more by the recipe itself (the model's word is not enough).
+-- 4. Edits the fix does not need are reverted (each changed file is put back in turn and kept
+--    back if the tests still pass), and the final diff is printed.
 
 local args = nagent.args
 local task = args.task
@@ -46,6 +47,24 @@ local result = fixer:run(prompt)
 nagent.log("agent: " .. result.outcome .. " after " .. result.steps .. " steps")
 
 local after = nagent.tool("run_tests")
+
+-- Keep the diff minimal: an edited file whose original still lets the tests pass was not part
+-- of the fix (a stray reformat, a debugging print), so it is put back.
+if after.data.passed then
+  for _, entry in ipairs(nagent.git_status()) do
+    local original = entry.status == "M" and nagent.git_show("HEAD", entry.path)
+    if original then
+      local edited = nagent.read_file(entry.path)
+      nagent.write_file(entry.path, original)
+      if nagent.tool("run_tests").data.passed then
+        nagent.log("reverted an edit the fix does not need: " .. entry.path)
+      else
+        nagent.write_file(entry.path, edited)
+      end
+    end
+  end
+end
+
 local diff = nagent.git_diff()
 if diff ~= "" then
   nagent.print(diff)

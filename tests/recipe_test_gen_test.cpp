@@ -9,7 +9,9 @@ using namespace nagent;
 
 namespace {
 
-constexpr const char* kTestCmd = "python3 -m unittest discover -s tests -t .";
+// No .pyc: a same-size edit within a second would otherwise run stale bytecode (the plain
+// runner lacks the default policy's PYTHONDONTWRITEBYTECODE).
+constexpr const char* kTestCmd = "PYTHONDONTWRITEBYTECODE=1 python3 -m unittest discover -s tests -t .";
 
 struct TestGenFixture : RecipeTestbed {
   TestGenFixture() : RecipeTestbed("test-gen", kTestCmd, {{"placeholder", ""}}) {
