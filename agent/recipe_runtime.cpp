@@ -101,7 +101,23 @@ namespace {
 
 using recipe_api::Runtime;
 
-// Base library minus everything that reaches the host (files, processes, native code).
+// Raises the message in upvalue 1 at the caller's file:line.
+int forbidden_call(lua_State* L) { return luaL_error(L, "%s", lua_tostring(L, lua_upvalueindex(1))); }
+
+// __index of a forbidden library table: "io.open is not available ...".
+int forbidden_field(lua_State* L) {
+  return luaL_error(L, "%s.%s %s", lua_tostring(L, lua_upvalueindex(1)), luaL_optstring(L, 2, "?"),
+                    lua_tostring(L, lua_upvalueindex(2)));
+}
+
+void set_forbidden(lua_State* L, const char* name, const std::string& hint) {
+  const std::string message = name + std::string(" is not available in recipes: ") + hint;
+  lua_pushstring(L, message.c_str());
+  lua_pushcclosure(L, forbidden_call, 1);
+}
+
+// Base library minus everything that reaches the host (files, processes, native code). What
+// is gone is replaced by a stub whose error says what to use instead.
 void open_restricted_libs(lua_State* L) {
   static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},        {LUA_TABLIBNAME, luaopen_table},
                                   {LUA_STRLIBNAME, luaopen_string}, {LUA_MATHLIBNAME, luaopen_math},
@@ -111,14 +127,37 @@ void open_restricted_libs(lua_State* L) {
     luaL_requiref(L, lib.name, lib.func, 1);
     lua_pop(L, 1);
   }
-  for (const char* name : {"dofile", "loadfile", "load", "require", "collectgarbage"}) {
-    lua_pushnil(L);
+  const std::pair<const char*, const char*> globals[] = {
+      {"dofile", "recipes are one file"}, {"loadfile", "recipes are one file"},
+      {"load", "recipes cannot compile code at run time"}, {"require", "recipes are one file"},
+      {"collectgarbage", "the runtime manages memory"}};
+  for (const auto& [name, hint] : globals) {
+    set_forbidden(L, name, hint);
+    lua_setglobal(L, name);
+  }
+  const std::pair<const char*, const char*> tables[] = {
+      {"io", "is not available in recipes: use nagent.read_file / nagent.write_file"},
+      {"package", "is not available in recipes: native code cannot be loaded"},
+      {"debug", "is not available in recipes"}};
+  for (const auto& [name, hint] : tables) {
+    lua_newtable(L);
+    lua_newtable(L);
+    lua_pushstring(L, name);
+    lua_pushstring(L, hint);
+    lua_pushcclosure(L, forbidden_field, 2);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
     lua_setglobal(L, name);
   }
   // os: only the clock and dates.
   lua_getglobal(L, "os");
-  for (const char* name : {"execute", "exit", "getenv", "remove", "rename", "tmpname", "setlocale"}) {
-    lua_pushnil(L);
+  const std::pair<const char*, const char*> os_functions[] = {
+      {"execute", "use nagent.exec (sandboxed)"}, {"exit", "return from the recipe instead"},
+      {"getenv", "settings come in nagent.args"}, {"remove", "recipes do not delete files"},
+      {"rename", "use nagent.write_file"},        {"tmpname", "use nagent.write_file"},
+      {"setlocale", "the runtime's locale is fixed"}};
+  for (const auto& [name, hint] : os_functions) {
+    set_forbidden(L, (std::string("os.") + name).c_str(), hint);
     lua_setfield(L, -2, name);
   }
   lua_pop(L, 1);

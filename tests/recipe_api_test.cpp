@@ -256,3 +256,43 @@ TEST_CASE("recipe api: misuse names the recipe file and line", "[recipe][api]") 
                         Catch::Contains("recipe.lua:3:") && Catch::Contains(message));
   }
 }
+
+TEST_CASE("recipe api: an agent can have its own model backend", "[recipe][api]") {
+  ApiFixture f;
+  ScriptedServer other;
+  other.push({.content = text_call("finish", {{"summary", "from the other server"}})});
+  auto r = f.run("local a = nagent.agent{endpoint = '" + other.endpoint() +
+                 "', model = 'other-model', tools = {'finish'}}\n"
+                 "local res = a:run('x')\nreturn {ok = res.ok, summary = res.summary}");
+  CHECK(r.ok);
+  CHECK(r.summary == "from the other server");
+  CHECK(f.server.request_count() == 0);
+  REQUIRE(other.request_count() == 1);
+  CHECK(other.requests()[0]["model"] == "other-model");
+}
+
+TEST_CASE("recipe api: ops inside a Lua tool are nested, so a resume replays the top-level ops in order",
+          "[recipe][api][resume]") {
+  ApiFixture f;
+  const std::string code = R"lua(
+    nagent.define_tool{name = "bump", description = "d", handler = function()
+      return nagent.tool("shell", {command = "echo x >> inner.txt"}).output
+    end}
+    local r = nagent.agent{tools = {"bump", "finish"}}:run("go")
+    local t = nagent.tool("shell", {command = "echo y >> outer.txt; cat outer.txt"})
+    if nagent.args.fail then error("crash after the tools") end
+    return {ok = r.ok, summary = t.output}
+  )lua";
+  f.server.push({.content = text_call("bump", {})});
+  f.server.push({.content = text_call("finish", {{"summary", "bumped"}})});
+  REQUIRE_THROWS(f.run(code, {{"fail", true}}));
+  // Resume: the agent and the outer shell are replayed from the journal; nothing runs again
+  // (the server has no replies left), and the outer shell's result is its own, not the inner one's.
+  f.journal = std::make_unique<Journal>(*f.store, "t", f.store->events("t"));
+  auto r = f.run(code);
+  CHECK(r.ok);
+  CHECK(r.summary.find('y') != std::string::npos);
+  CHECK(read_text(f.workspace->root() / "inner.txt") == "x\n");
+  CHECK(read_text(f.workspace->root() / "outer.txt") == "y\n");
+  CHECK(f.server.request_count() == 2);
+}

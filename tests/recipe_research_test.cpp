@@ -124,3 +124,17 @@ TEST_CASE("research.lua end to end: every citation resolves and a planted false 
   CHECK_THAT(md, Catch::Contains("3 citations, 2 verified, 1 flagged") &&
                      Catch::Contains("FLAGGED: \"The grant covered all of it\""));
 }
+
+TEST_CASE("corpus index: a PDF is read through pdftotext where installed, else skipped with the reason",
+          "[research]") {
+  RecipeTestbed f("research-pdf", "true", {{"docs/a.md", "# A\n\nalpha text\n"}, {"docs/b.pdf", "%PDF-1.4 not really"},
+                                            {"docs/c.bin", "\x01\x02"}});
+  auto r = f.run(R"lua(
+    local s = nagent.corpus_index("docs"):stats()
+    return {ok = s.documents >= 1, summary = table.concat(s.skipped, "\n")}
+  )lua");
+  CHECK(r.ok);
+  CHECK_THAT(r.summary, Catch::Contains("c.bin: not a document format the index reads"));
+  // b.pdf is no real PDF: pdftotext fails on it, or is missing; either way it is skipped, saying why.
+  CHECK_THAT(r.summary, Catch::Contains("b.pdf: pdftotext"));
+}

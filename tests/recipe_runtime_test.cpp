@@ -50,6 +50,8 @@ TEST_CASE("recipe: the Lua environment cannot reach the host", "[recipe][securit
   for (const char* code : forbidden) {
     INFO(code);
     REQUIRE_THROWS_AS(f.run(std::string(code) + "\nreturn true"), RecipeError);
+    REQUIRE_THROWS_WITH(f.run("\n" + std::string(code) + "\nreturn true"),
+                        Catch::Contains("recipe.lua:2:") && Catch::Contains("not available in recipes"));
   }
   CHECK(f.run("return os.time() > 0 and string.format('%d', 3) == '3' and math.max(1, 2) == 2").ok);
 }
