@@ -1,6 +1,6 @@
 -- compliance: checks a repository against a policy of numbered rules.
 --
---   nagent run compliance --repo DIR --arg policy=POLICY.md [--out DIR]
+--   nagent run compliance --repo DIR --arg rules=POLICY.md [--out DIR]
 --
 -- The policy is Markdown: "1. rule text" starts a rule; an indented line
 --   check: KIND files=`GLOB` pattern=`LUA PATTERN` [lines=N]
@@ -18,7 +18,7 @@
 -- Artifacts: compliance.json and compliance.md.
 
 local args = nagent.args
-local policy_path = args.policy or "POLICY.md"
+local policy_path = args.rules or "POLICY.md"  -- (nagent.args.policy is the sandbox policy)
 local policy_text, err = nagent.read_file(policy_path)
 if not policy_text then error("compliance: cannot read the policy: " .. err) end
 

@@ -18,7 +18,7 @@ struct ComplianceFixture : RecipeTestbed {
     context = std::make_unique<ToolContext>(ToolContext{*workspace, *runner, "true"});
   }
   RecipeOutcome run_compliance(const std::string& policy = "POLICY.md") {
-    return run_file(std::string(NAGENT_SOURCE_DIR) + "/recipes/compliance.lua", {{"policy", policy}});
+    return run_file(std::string(NAGENT_SOURCE_DIR) + "/recipes/compliance.lua", {{"rules", policy}});
   }
   json rule(const json& report, int number) {
     for (const auto& r : report["rules"])
