@@ -23,8 +23,9 @@ struct ApiError : std::runtime_error {
 };
 
 struct Runtime {
+  Runtime(RecipeHost& h, lua_State* state) : host(h), L(state), tools(h.tools) {}
   RecipeHost& host;
-  lua_State* L = nullptr;
+  lua_State* L;
   ToolRegistry tools;         // the host's tools, then the recipe's own (nagent.define_tool)
   std::exception_ptr fatal;   // backend/sandbox/store failure: aborts the recipe
   // The Lua state is entered from worker threads while the recipe waits in C++ for

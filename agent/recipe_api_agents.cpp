@@ -171,7 +171,7 @@ int api_agent(lua_State* L, Runtime& rt) {
     }
   }
   void* mem = lua_newuserdatauv(L, sizeof(AgentHandle), 0);
-  auto* handle = new (mem) AgentHandle{std::move(config), std::move(own_backend)};
+  auto* handle = new (mem) AgentHandle{std::move(config), std::move(own_backend), LUA_NOREF, {}};
   luaL_setmetatable(L, kAgentMeta);
   install_hooks(L, rt, *handle, 1);
   return 1;

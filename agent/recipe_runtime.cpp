@@ -209,7 +209,7 @@ RecipeOutcome run_recipe(const std::string& path, const json& args, RecipeHost& 
   std::unique_ptr<lua_State, decltype(&lua_close)> state(luaL_newstate(), &lua_close);
   lua_State* L = state.get();
   if (!L) throw RecipeError("cannot create a Lua state (out of memory)");
-  Runtime rt{host, L, host.tools};
+  Runtime rt(host, L);
   recipe_api::LuaLock lock(rt);  // this thread runs the recipe; workers wait their turn
   open_restricted_libs(L);
   if (host.hooks.cancel) {

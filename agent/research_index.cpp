@@ -68,7 +68,8 @@ std::string fts_query(const std::string& text) {
         if (k < end && word_char(d)) {
           w += char(d);
         } else if (!w.empty()) {
-          phrase += (phrase.empty() ? "" : " ") + lower(w);
+          if (!phrase.empty()) phrase += ' ';
+          phrase += lower(w);
           w.clear();
         }
       }
@@ -83,7 +84,11 @@ std::string fts_query(const std::string& text) {
   }
   add(lower(word));
   std::string out;
-  for (const auto& t : terms) out += (out.empty() ? "\"" : " OR \"") + t + "\"";
+  for (const auto& t : terms) {
+    out += out.empty() ? "\"" : " OR \"";
+    out += t;
+    out += '"';
+  }
   return out;
 }
 
