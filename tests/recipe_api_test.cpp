@@ -296,3 +296,25 @@ TEST_CASE("recipe api: ops inside a Lua tool are nested, so a resume replays the
   CHECK(read_text(f.workspace->root() / "outer.txt") == "y\n");
   CHECK(f.server.request_count() == 2);
 }
+
+TEST_CASE("recipe api: a resumed recipe replays structured output, exec and git ops from the journal",
+          "[recipe][api][resume]") {
+  ApiFixture f;
+  f.make_git_repo();
+  const std::string code = R"lua(
+    local v = assert(nagent.agent{}:structured("n?", {type = "object", required = {"n"}}))
+    local e = nagent.exec{command = "echo run >> runs.txt; wc -l < runs.txt"}
+    assert(nagent.git_apply("--- a/hello.txt\n+++ b/hello.txt\n@@ -1 +1 @@\n-hello\n+hi\n"))
+    if nagent.args.fail then error("crash") end
+    return {ok = v.n == 7, summary = e.stdout}
+  )lua";
+  f.server.push({.content = "{\"n\": 7}"});
+  REQUIRE_THROWS(f.run(code, {{"fail", true}}));
+  f.journal = std::make_unique<Journal>(*f.store, "t", f.store->events("t"));
+  auto r = f.run(code);  // no reply is queued: a second model call would fail the run
+  CHECK(r.ok);
+  CHECK(r.summary == "1\n");
+  CHECK(read_text(f.workspace->root() / "runs.txt") == "run\n");
+  CHECK(read_text(f.workspace->root() / "hello.txt") == "hi\n");  // applied once, not refused as applied twice
+  CHECK(f.server.request_count() == 1);
+}
