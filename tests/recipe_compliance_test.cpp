@@ -108,3 +108,18 @@ TEST_CASE("compliance.lua: a policy error names the problem", "[compliance]") {
                                                       Catch::Contains("unknown check 'sniff'"));
   REQUIRE_THROWS_WITH(f.run_compliance("NOPE.md"), Catch::Contains("cannot read the policy"));
 }
+
+TEST_CASE("compliance.lua: a contract clause checklist over a document set, decided by scanners alone",
+          "[compliance]") {
+  ComplianceFixture f;
+  auto r = f.run_compliance("CONTRACTS.md");
+  CHECK_FALSE(r.ok);
+  CHECK(f.server.request_count() == 0);
+  const json report = json::parse(read_text(f.reports / "compliance.json"));
+  CHECK(f.rule(report, 1)["verdict"] == "pass");
+  CHECK(f.rule(report, 1)["evidence"][0]["path"] == "contracts/supplier-agreement.md");
+  CHECK(f.rule(report, 1)["evidence"][0]["line"] == 10);
+  CHECK(f.rule(report, 2)["verdict"] == "fail");
+  CHECK(f.rule(report, 3)["verdict"] == "pass");
+  for (const auto& rule : report["rules"]) CHECK(rule["decided_by"] == "scanner");
+}
