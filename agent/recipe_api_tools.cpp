@@ -81,7 +81,11 @@ json run_tool_op(Runtime& rt, const std::string& name, const json& args) {
   }
   if (std::string problem = validate_arguments(*tool, args); !problem.empty())
     throw ApiError("nagent.tool('" + name + "'): " + problem);
-  ToolResult r = tool->run(args, rt.host.context);
+  ToolResult r;
+  {
+    LuaUnlock unlock(rt);  // a long tool (tests, a build) lets concurrent agents' Lua tools run
+    r = tool->run(args, rt.host.context);
+  }
   json result = {{"ok", r.ok}, {"output", r.output}, {"exit_code", r.exit_code}, {"data", r.data}};
   journal.record("op_end", {{"op", op}, {"kind", "tool"}, {"name", tool->name()}, {"args", args}, {"result", result}});
   return result;
