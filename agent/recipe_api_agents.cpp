@@ -9,6 +9,7 @@
 #include "agent/json_schema.h"
 #include "agent/recipe_api.h"
 #include "agent/runtime_paths.h"
+#include "sandbox/policy.h"
 
 namespace nagent::recipe_api {
 namespace {
@@ -16,16 +17,45 @@ namespace {
 constexpr const char* kAgentMeta = "nagent.Agent";
 constexpr const char* kHookFields[] = {"before_tool", "after_tool", "on_finish"};
 
-// What an agent value holds: its configuration (hooks included), the backend it talks to
-// when it has its own, and the registry references of its Lua hook functions.
+// What an agent value holds: its configuration (hooks included), the backend and sandbox it
+// uses when it has its own, and the registry references of its Lua hook functions.
 struct AgentHandle {
   AgentConfig config;
   std::shared_ptr<Backend> own_backend;
+  std::shared_ptr<sandbox::Runner> own_runner;
+  std::shared_ptr<ToolContext> own_context;  // the workspace with own_runner
   int on_finish = LUA_NOREF;
   std::vector<int> refs;
 
   Backend& backend(Runtime& rt) { return own_backend ? *own_backend : rt.host.backend; }
+  ToolContext& context(Runtime& rt) { return own_context ? *own_context : rt.host.context; }
 };
+
+// agent{policy = "readonly"}: the agent's built-in tools run in that sandbox policy, and
+// only the tools it allows are offered.
+void use_policy(Runtime& rt, AgentHandle& handle, const std::string& name) {
+  sandbox::Policy policy;
+  try {
+    policy = sandbox::load_policy(name);
+    handle.own_runner = sandbox::make_runner(policy, rt.host.context.workspace.root().string());
+  } catch (const std::exception& e) {
+    throw ApiError("nagent.agent: policy '" + name + "': " + e.what());
+  }
+  const ToolContext& base = rt.host.context;
+  handle.own_context = std::make_shared<ToolContext>(
+      ToolContext{base.workspace, *handle.own_runner, base.test_command, base.output_limit_bytes});
+  if (policy.tools.empty()) return;
+  auto allowed = [&](const std::string& tool) {
+    return std::find(policy.tools.begin(), policy.tools.end(), tool) != policy.tools.end();
+  };
+  if (handle.config.tools.empty())
+    for (const auto& tool : policy.tools)
+      if (rt.tools.find(tool)) handle.config.tools.push_back(tool);
+  // The recipe's own Lua tools are not the policy's to list; the built-in ones are.
+  for (const auto& tool : handle.config.tools)
+    if (rt.host.tools.find(tool) && !allowed(tool))
+      throw ApiError("nagent.agent: policy '" + name + "' does not allow the tool '" + tool + "'");
+}
 
 AgentHandle& check_agent(lua_State* L, const char* method) {
   auto* handle = static_cast<AgentHandle*>(luaL_testudata(L, 1, kAgentMeta));
@@ -39,7 +69,7 @@ AgentConfig agent_config_from(const json& spec, const AgentConfig& defaults) {
   static const char* known[] = {"name", "system", "tools", "max_steps", "max_tokens", "max_wall_s",
                                 "max_format_errors", "stop_on_tests_pass", "finish_on_text_reply",
                                 "temperature", "top_p", "max_reply_tokens", "seed", "thinking",
-                                "backend", "endpoint", "model"};
+                                "backend", "endpoint", "model", "policy"};
   for (const auto& [key, value] : spec.items()) {
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known))
       throw ApiError("nagent.agent: unknown field '" + key + "'");
@@ -67,7 +97,7 @@ AgentConfig agent_config_from(const json& spec, const AgentConfig& defaults) {
   get("top_p", c.sampling.top_p, "a non-negative number", is_num);
   get("max_reply_tokens", c.sampling.max_tokens, "a non-negative integer", is_int);
   get("thinking", c.enable_thinking, "a boolean", is_bool);
-  for (const char* key : {"backend", "endpoint", "model"})
+  for (const char* key : {"backend", "endpoint", "model", "policy"})
     if (spec.contains(key) && !spec[key].is_string())
       throw ApiError(std::string("nagent.agent: field '") + key + "' must be a string");
   if (spec.contains("seed")) {
@@ -171,8 +201,9 @@ int api_agent(lua_State* L, Runtime& rt) {
     }
   }
   void* mem = lua_newuserdatauv(L, sizeof(AgentHandle), 0);
-  auto* handle = new (mem) AgentHandle{std::move(config), std::move(own_backend), LUA_NOREF, {}};
+  auto* handle = new (mem) AgentHandle{std::move(config), std::move(own_backend), nullptr, nullptr, LUA_NOREF, {}};
   luaL_setmetatable(L, kAgentMeta);
+  if (spec.is_object() && spec.contains("policy")) use_policy(rt, *handle, spec["policy"].get<std::string>());
   install_hooks(L, rt, *handle, 1);
   return 1;
 }
@@ -188,7 +219,7 @@ int agent_gc(lua_State* L) {
 AgentResult run_agent_op(Runtime& rt, AgentHandle& handle, const std::string& task, int op) {
   Journal& journal = rt.host.journal;
   if (auto recorded = journal.recorded_result(op)) return AgentResult::from_json(*recorded);
-  Agent agent(handle.config, handle.backend(rt), rt.tools, rt.host.context, journal);
+  Agent agent(handle.config, handle.backend(rt), rt.tools, handle.context(rt), journal);
   ++rt.agents_running;
   AgentResult result;
   try {

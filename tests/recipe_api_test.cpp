@@ -318,3 +318,21 @@ TEST_CASE("recipe api: a resumed recipe replays structured output, exec and git 
   CHECK(read_text(f.workspace->root() / "hello.txt") == "hi\n");  // applied once, not refused as applied twice
   CHECK(f.server.request_count() == 1);
 }
+
+TEST_CASE("recipe api: an agent can run its tools under its own sandbox policy", "[recipe][api][sandbox]") {
+  ApiFixture f;
+  f.server.push({.content = text_call("shell", {{"command", "echo x > written.txt"}})});
+  f.server.push({.content = text_call("finish", {{"summary", "tried"}})});
+  auto r = f.run(R"lua(
+    local a = nagent.agent{policy = "readonly", tools = {"shell", "finish"}}
+    return a:run("write a file").ok
+  )lua");
+  CHECK(r.ok);
+  // The run's runner (plain) could write; the agent's readonly sandbox could not.
+  CHECK_FALSE(std::filesystem::exists(f.workspace->root() / "written.txt"));
+  CHECK_THAT(f.last_message(1), !Catch::Contains("[exit code 0]") && Catch::Contains("exit code"));
+  REQUIRE_THROWS_WITH(f.run("\n\nnagent.agent{policy = 'readonly', tools = {'write_file'}}"),
+                      Catch::Contains("recipe.lua:3:") && Catch::Contains("does not allow the tool 'write_file'"));
+  REQUIRE_THROWS_WITH(f.run("nagent.agent{policy = 'no-such-policy'}"),
+                      Catch::Contains("recipe.lua:1:") && Catch::Contains("policy 'no-such-policy'"));
+}
