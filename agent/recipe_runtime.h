@@ -1,7 +1,8 @@
 // RecipeRuntime: runs a Lua recipe in a restricted Lua 5.4 state with nagent's host API.
 // The recipe sees one global table, `nagent` (docs/recipes.md documents every function):
 //   nagent.args                          CLI settings and --arg KEY=VALUE pairs
-//   nagent.agent{...} / agent:run(task)  agents (system, tools, budgets, sampling, hooks)
+//   nagent.agent{...} / agent:run(task)  agents (system, tools, budgets, sampling, hooks,
+//                                        their own backend and sandbox policy)
 //   agent:structured(prompt, schema)     JSON output validated against a schema, with retry
 //   nagent.parallel{{agent, task}, ...}  several sub-agents at once against the same backend
 //   nagent.tool / define_tool / exec     built-in tools, tools written in Lua, sandboxed programs
