@@ -112,6 +112,13 @@ struct Server::State {
     return *job;
   }
 
+  // A job without a patch or report: not finished yet (409), or ended before it ran (404).
+  [[noreturn]] static void no_result(const Job& job, const std::string& what) {
+    if (!terminal(job.status))
+      throw ApiError(409, "job_not_finished", "job " + job.id + " is " + job.status + "; no " + what + " yet");
+    throw ApiError(404, "no_" + what, "job " + job.id + " is " + job.status + " and has no " + what + ": " + job.summary);
+  }
+
   void submit(const httplib::Request& req, httplib::Response& res) {
     json spec = validate_job_request(parse_body(req), config);
     if (stopping) throw ApiError(503, "shutting_down", "the server is shutting down; retry later");
@@ -266,13 +273,13 @@ struct Server::State {
     http.Get(std::string(kJobRoute) + "/patch", route("/v1/jobs/{id}/patch", true, [this](R req, W res) {
       Job job = job_or_404(req);
       std::optional<std::string> patch = store.patch(job.id);
-      if (!patch) throw ApiError(409, "job_not_finished", "job " + job.id + " is " + job.status + "; no patch yet");
+      if (!patch) no_result(job, "patch");
       res.set_content(*patch, "text/x-diff; charset=utf-8");
     }));
     http.Get(std::string(kJobRoute) + "/report", route("/v1/jobs/{id}/report", true, [this](R req, W res) {
       Job job = job_or_404(req);
       std::optional<json> report = store.report(job.id);
-      if (!report) throw ApiError(409, "job_not_finished", "job " + job.id + " is " + job.status + "; no report yet");
+      if (!report) no_result(job, "report");
       send_json(res, 200, *report);
     }));
     http.Post(std::string(kJobRoute) + "/cancel", route("/v1/jobs/{id}/cancel", true, [this](R req, W res) { cancel(req, res); }));
