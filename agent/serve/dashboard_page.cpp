@@ -13,7 +13,7 @@ const char* dashboard_html() {
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1d2330; background: #f5f6f8; }
   header { background: #1d2330; color: #fff; padding: 10px 16px; display: flex; gap: 12px; align-items: center; }
   header h1 { font-size: 16px; margin: 0; flex: 1; }
-  main { display: grid; grid-template-columns: minmax(420px, 1fr) 1.4fr; gap: 12px; padding: 12px; }
+  main { display: grid; grid-template-columns: minmax(560px, 1fr) 1.3fr; gap: 12px; padding: 12px; }
   section { background: #fff; border-radius: 6px; padding: 10px; box-shadow: 0 1px 2px #0002; overflow: auto; }
   table { border-collapse: collapse; width: 100%; }
   th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #eee; white-space: nowrap; }
@@ -121,6 +121,11 @@ function describe(e) {
   }
 }
 
+function oneLine(s) {
+  s = String(s).split("\n")[0];
+  return s.length > 160 ? s.slice(0, 160) + "…" : s;
+}
+
 // SSE over fetch (EventSource cannot send the Authorization header).
 async function follow(id) {
   if (stream) stream.abort();
@@ -145,7 +150,7 @@ async function follow(id) {
         const e = JSON.parse(data);
         const row = document.createElement("div");
         row.dataset.type = e.type;
-        row.append(text("span", `#${e.seq} ${e.type}`), describe(e));
+        row.append(text("span", `#${e.seq} ${e.type}`), oneLine(describe(e)));
         timeline.append(row);
         timeline.scrollTop = timeline.scrollHeight;
         if (e.type === "job_end") { showResult(id); refreshJobs(); }
