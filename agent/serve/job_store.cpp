@@ -88,14 +88,14 @@ json Job::to_json() const {
   return j;
 }
 
-JobStore::JobStore(const std::string& path) : sessions_(path) {
+JobStore::JobStore(const std::string& path, SessionStore::Durability durability) : sessions_(path, durability) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
     throw StoreError("cannot open job store " + path + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 5000);
-  exec("PRAGMA synchronous=NORMAL");
+  exec(durability == SessionStore::Durability::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   exec(kSchema);
   SqliteStatement st(db_, "SELECT COUNT(*) FROM jobs WHERE status = 'queued'");
   st.step();

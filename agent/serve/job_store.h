@@ -39,7 +39,7 @@ struct QueueFull : std::runtime_error {
 
 class JobStore {
  public:
-  explicit JobStore(const std::string& path);
+  explicit JobStore(const std::string& path, SessionStore::Durability durability = SessionStore::Durability::Normal);
   ~JobStore();
   JobStore(const JobStore&) = delete;
   JobStore& operator=(const JobStore&) = delete;

@@ -74,7 +74,7 @@ void JobWorkers::run(const Job& job) {
                             {"endpoint", config_.endpoint},     {"model", config_.model}};
     if (job.spec.contains("test_cmd")) settings["test_cmd"] = job.spec.at("test_cmd");
     settings = complete_settings(std::move(settings));
-    SessionStore sessions(config_.db);
+    SessionStore sessions(config_.db, SessionStore::durability_from_env());
     SessionHooks hooks;
     hooks.on_event = [&](const StoredEvent& e) {
       metrics_.observe_event(e);

@@ -65,7 +65,7 @@ struct Server::State {
 
   explicit State(ServeConfig c)
       : config(std::move(c)),
-        store(config.db),
+        store(config.db, SessionStore::durability_from_env()),
         recovered(store.recover_running(config.on_restart == "resume")),
         callbacks(config, store, metrics),
         workers(config, store, changes, metrics, callbacks),
