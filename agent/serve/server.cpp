@@ -61,6 +61,8 @@ struct Server::State {
   RateLimiter limiter;
   httplib::Server http;
   std::atomic<bool> stopping{false};
+  std::atomic<int> open_streams{0};  // SSE streams hold a connection thread each ...
+  int max_streams;                   // ... so they may take all but four of them
   int port = 0;
 
   explicit State(ServeConfig c)
@@ -69,7 +71,8 @@ struct Server::State {
         recovered(store.recover_running(config.on_restart == "resume")),
         callbacks(config, store, metrics),
         workers(config, store, changes, metrics, callbacks),
-        limiter(config.rate_per_s, config.rate_burst) {}
+        limiter(config.rate_per_s, config.rate_burst),
+        max_streams(std::max(1, config.http_threads - 4)) {}
 
   // Wraps a handler: counts the request, turns ApiError and every other exception into a
   // JSON error (a client can never make a handler crash the server).
@@ -177,9 +180,17 @@ struct Server::State {
       if (*end != '\0' || after < 0)
         throw ApiError(400, "invalid_request", "Last-Event-ID must be an event number, got '" + from + "'");
     }
+    if (++open_streams > max_streams) {
+      --open_streams;
+      res.set_header("Retry-After", "5");
+      throw ApiError(503, "too_many_streams", "all " + std::to_string(max_streams) + " event streams are in use; retry later");
+    }
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider("text/event-stream", [this, id = job.id, after](size_t, httplib::DataSink& sink) mutable {
+    // The provider runs after this handler returns; the releaser frees the stream's slot
+    // when the response (and with it the provider) is destroyed, however the stream ends.
+    auto slot = std::shared_ptr<void>(nullptr, [this](void*) { --open_streams; });
+    res.set_chunked_content_provider("text/event-stream", [this, id = job.id, after, slot](size_t, httplib::DataSink& sink) mutable {
       const uint64_t seen = changes.generation();
       for (const StoredEvent& e : store.events(id, after)) {
         const std::string frame = sse_frame(e);
@@ -259,6 +270,18 @@ struct Server::State {
   void install_routes() {
     using R = const httplib::Request&;
     using W = httplib::Response&;
+    // Before the body is read: a declared length over the limit is refused at once (httplib
+    // would first read and discard all of it, holding a connection thread meanwhile).
+    http.set_pre_routing_handler([this](R req, W res) {
+      const std::string length = req.get_header_value("Content-Length");
+      if (length.empty() || length.size() < 4 || std::strtoull(length.c_str(), nullptr, 10) <= config.max_body_bytes)
+        return httplib::Server::HandlerResponse::Unhandled;
+      res.set_header("Connection", "close");
+      send_json(res, 413, ApiError(413, "payload_too_large", "request body is larger than max_body_bytes (" +
+                                                                 std::to_string(config.max_body_bytes) + ")").body());
+      metrics.count_request("(none)", 413);
+      return httplib::Server::HandlerResponse::Handled;
+    });
     http.Get("/", route("/", false, [](R, W res) { res.set_content(dashboard_html(), "text/html; charset=utf-8"); }));
     http.Get("/healthz", route("/healthz", false, [this](R, W res) {
       send_json(res, 200, {{"status", "ok"}, {"queue_depth", store.queued()}, {"workers", config.workers}});
