@@ -247,3 +247,21 @@ TEST_CASE("serve: the result is POSTed to callback_url signed and retried after 
   CHECK(payload["job"]["status"] == "succeeded");
   CHECK(payload["patch"].get<std::string>().find("ordered[mid - 1]") != std::string::npos);
 }
+
+TEST_CASE("serve: a job that cannot start fails with the reason", "[serve][api]") {
+  ServeFixture serve(json{{"workers", 1}});  // no model endpoint configured
+  const auto repo = serve.make_repo("swe_basic");
+  serve.start();
+  auto no_model = serve.submit({{"recipe", "swe_fix"}, {"repo", repo.string()}, {"task", "t"}});
+  json job = serve.wait_finished(body_of(no_model)["id"]);
+  CHECK(job["status"] == "failed");
+  CHECK(job["summary"].get<std::string>().find("--endpoint") != std::string::npos);
+
+  auto bad_ref = serve.submit({{"recipe", "swe_fix"}, {"repo", repo.string()}, {"task", "t"}, {"ref", "no-such-branch"}});
+  json ref_job = serve.wait_finished(body_of(bad_ref)["id"]);
+  CHECK(ref_job["status"] == "failed");
+  CHECK(ref_job["summary"].get<std::string>().find("cannot check out ref 'no-such-branch'") != std::string::npos);
+  json report = body_of(serve.client()->Get(("/v1/jobs/" + ref_job["id"].get<std::string>() + "/report").c_str()));
+  CHECK(report["exit_code"] == 3);
+  CHECK(serve.client("")->Get("/metrics")->body.find("nagent_serve_job_runtime_errors_total 1") != std::string::npos);
+}

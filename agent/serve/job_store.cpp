@@ -40,6 +40,9 @@ CREATE TABLE IF NOT EXISTS job_deliveries(
 ) WITHOUT ROWID;
 )sql";
 
+// A job that ends owes its callback, if it has a callback_url.
+#define CALLBACK_STATE_ON_END "CASE WHEN json_extract(spec, '$.callback_url') IS NULL THEN '' ELSE 'pending' END"
+
 constexpr const char* kJobColumns =
     "SELECT j.id, j.status, j.source, j.spec, j.created_at, j.started_at, j.finished_at, j.attempts, j.steps, "
     "j.tokens, j.summary, j.callback_state, EXISTS(SELECT 1 FROM sessions s WHERE s.id = j.id) FROM jobs j";
@@ -218,8 +221,7 @@ void JobStore::finish(const std::string& id, const std::string& status, const st
   in_transaction(db_, [&] {
     SqliteStatement st(db_,
                        "UPDATE jobs SET status = ?2, summary = ?3, steps = ?4, tokens = ?5, patch = ?6, report = ?7, "
-                       "finished_at = ?8, callback_state = CASE WHEN json_extract(spec, '$.callback_url') IS NULL "
-                       "THEN '' ELSE 'pending' END WHERE id = ?1");
+                       "finished_at = ?8, callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1");
     st.bind(1, id);
     st.bind(2, status);
     st.bind(3, summary);
@@ -238,8 +240,8 @@ bool JobStore::cancel_queued(const std::string& id) {
   std::lock_guard lock(mutex_);
   return in_transaction(db_, [&] {
     SqliteStatement st(db_,
-                       "UPDATE jobs SET status = 'cancelled', summary = 'cancelled before it started', finished_at = ?2 "
-                       "WHERE id = ?1 AND status = 'queued'");
+                       "UPDATE jobs SET status = 'cancelled', summary = 'cancelled before it started', finished_at = ?2, "
+                       "callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1 AND status = 'queued'");
     st.bind(1, id);
     st.bind(2, now_s());
     st.step();
@@ -268,8 +270,8 @@ int JobStore::recover_running(bool resume) {
         ++queued_;
       } else {
         SqliteStatement st(db_,
-                           "UPDATE jobs SET status = 'failed', summary = ?2, finished_at = ?3, callback_state = CASE "
-                           "WHEN json_extract(spec, '$.callback_url') IS NULL THEN '' ELSE 'pending' END WHERE id = ?1");
+                           "UPDATE jobs SET status = 'failed', summary = ?2, finished_at = ?3, "
+                           "callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1");
         st.bind(1, id);
         st.bind(2, reason + " (on_restart = fail)");
         st.bind(3, now_s());

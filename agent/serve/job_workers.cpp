@@ -86,8 +86,13 @@ void JobWorkers::run(const Job& job) {
     summary = result.summary;
     status = result.cancelled ? "cancelled" : result.ok ? "succeeded" : "failed";
     if (result.exit_code == 3) metrics_.count_job_runtime_error();
+  } catch (const ConfigError& e) {
+    summary = e.what();  // bad settings, no model configured: the job fails, named
+    result.exit_code = 2;
   } catch (const std::exception& e) {
-    summary = e.what();  // no workspace, bad settings, no model configured: the job fails, named
+    summary = e.what();  // the clone failed, the store failed
+    result.exit_code = 3;
+    metrics_.count_job_runtime_error();
   }
   bool timed_out = false;
   {

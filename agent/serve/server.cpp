@@ -160,7 +160,9 @@ struct Server::State {
     Job job = job_or_404(req);
     if (terminal(job.status))
       throw ApiError(409, "job_finished", "job " + job.id + " has already " + job.status);
-    if (store.cancel_queued(job.id) || workers.cancel(job.id)) {
+    const bool was_queued = store.cancel_queued(job.id);
+    if (was_queued && job.spec.contains("callback_url")) callbacks.schedule(job.id);
+    if (was_queued || workers.cancel(job.id)) {
       changes.notify();
       send_json(res, 202, {{"id", job.id}, {"status", "cancelling"}});
       return;
@@ -185,6 +187,7 @@ struct Server::State {
       res.set_header("Retry-After", "5");
       throw ApiError(503, "too_many_streams", "all " + std::to_string(max_streams) + " event streams are in use; retry later");
     }
+    res.status = 200;
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
     // The provider runs after this handler returns; the releaser frees the stream's slot
@@ -339,9 +342,8 @@ Server::~Server() { stop(); }
 
 int Server::bind() {
   State& s = *state_;
-  s.port = s.config.port == 0 ? s.http.bind_to_any_port(s.config.host) : s.http.bind_to_port(s.config.host, s.config.port)
-                                                                            ? s.config.port
-                                                                            : -1;
+  if (s.config.port == 0) s.port = s.http.bind_to_any_port(s.config.host);
+  else s.port = s.http.bind_to_port(s.config.host, s.config.port) ? s.config.port : -1;
   if (s.port <= 0)
     throw ConfigError("cannot listen on " + s.config.host + ":" + std::to_string(s.config.port) +
                       " (in use, or not an address of this machine)");
