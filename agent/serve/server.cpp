@@ -334,6 +334,12 @@ Server::Server(ServeConfig config) : state_(std::make_unique<State>(std::move(co
   s.http.set_read_timeout(10);
   s.http.set_keep_alive_max_count(1000);  // bots and load balancers reuse connections
   s.http.set_tcp_nodelay(true);  // else Nagle + delayed ACK add ~40 ms to every small reply
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server bind
+  // the same port silently and take half the connections.
+  s.http.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   s.http.set_write_timeout(10);
   s.install_routes();
 }
