@@ -12,8 +12,10 @@
 #include <thread>
 
 #include "agent/serve/auth.h"
+#include "agent/serve/job_request.h"
 #include "agent/serve/job_store.h"
 #include "agent/serve/server.h"
+#include "bench_util.h"
 #include "wrk_summary.h"
 
 using namespace nagent;
@@ -52,6 +54,17 @@ int main(int argc, char** argv) {
           .dump();
   setenv("NAGENT_WRK_BODY", body.c_str(), 1);
   setenv("NAGENT_WRK_SIGNATURE", serve::signature_header(secret, body).c_str(), 1);
+  // The store's share: the same jobs enqueued directly, one thread, no HTTP.
+  double enqueue_us = 0;
+  {
+    serve::JobStore direct((dir / "direct.db").string());
+    const json spec = serve::validate_job_request(
+        {{"recipe", "swe_fix"}, {"repo", (dir / "repo").string()}, {"task", "median is wrong"}}, config);
+    const int n = 5000;
+    const double t0 = bench::now_ms();
+    for (int i = 0; i < n; ++i) direct.enqueue(spec, "github", "github:direct-" + std::to_string(i), config.max_queue);
+    enqueue_us = (bench::now_ms() - t0) * 1000 / n;
+  }
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   const std::string shape = "-t" + std::to_string(threads) + " -c" + std::to_string(connections) + " -d" +
                             std::to_string(seconds) + "s ";
@@ -72,6 +85,7 @@ int main(int argc, char** argv) {
                 r->requests_per_s(), r->p50_ms, r->p99_ms, r->non_2xx, r->socket_errors);
   std::printf("  accept / baseline throughput: %.2f\n",
               baseline.requests_per_s() > 0 ? accept.requests_per_s() / baseline.requests_per_s() : 0);
+  std::printf("  JobStore::enqueue alone (one thread, no HTTP): %.0f us per job (%.0f jobs/s)\n", enqueue_us, 1e6 / enqueue_us);
   std::printf("  jobs stored: %lld for %ld requests wrk counted (in-flight ones at the end are stored too)\n",
               static_cast<long long>(jobs), accept.requests);
   if (!accept.ok()) std::printf("wrk output:\n%s\n", accept.output.c_str());
