@@ -84,6 +84,7 @@ TEST_CASE("serve kill -9 with jobs queued and running: after a restart every job
   for (size_t i = 1; i < ids.size(); ++i) CHECK(serve.job(ids[i])["attempts"] == 1);
   auto patch = serve.client()->Get(("/v1/jobs/" + ids[0] + "/patch").c_str());
   CHECK(patch->body.find("+    return (ordered[mid - 1] + ordered[mid]) / 2") != std::string::npos);
+  CHECK(serve.stop().err.find("1 job left running by the previous server: re-queued to resume") != std::string::npos);
 }
 
 TEST_CASE("serve kill -9 with on_restart fail: the running job is failed with the reason and the queued ones run", "[serve][fault]") {

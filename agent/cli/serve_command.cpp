@@ -81,10 +81,13 @@ int serve_main(const std::vector<std::string>& argv) {
     sigaddset(&stop_signals, SIGUSR1);  // sent below to end the waiter after listen returns
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-    const std::string host = config.host;
+    const std::string host = config.host, on_restart = config.on_restart;
     serve::Server server(std::move(config));
     const int port = server.bind();
     std::fprintf(stderr, "nagent serve: listening on http://%s:%d\n", host.c_str(), port);
+    if (int n = server.recovered_jobs())
+      std::fprintf(stderr, "nagent serve: %d job%s left running by the previous server: %s\n", n, n == 1 ? "" : "s",
+                   on_restart == "resume" ? "re-queued to resume" : "failed (on_restart = fail)");
     std::thread waiter([&] {
       int sig = 0;
       sigwait(&stop_signals, &sig);

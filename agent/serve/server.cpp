@@ -193,7 +193,17 @@ struct Server::State {
     // The provider runs after this handler returns; the releaser frees the stream's slot
     // when the response (and with it the provider) is destroyed, however the stream ends.
     auto slot = std::shared_ptr<void>(nullptr, [this](void*) { --open_streams; });
-    res.set_chunked_content_provider("text/event-stream", [this, id = job.id, after, slot](size_t, httplib::DataSink& sink) mutable {
+    res.set_chunked_content_provider("text/event-stream",
+                                     [this, id = job.id, after, slot](size_t, httplib::DataSink& sink) mutable {
+                                       return stream_events(id, after, sink);
+                                     });
+  }
+
+  // One turn of an SSE stream: writes the events after `after`, ends the stream at job_end,
+  // or waits up to 10 s for a change and sends a keep-alive. False closes the connection
+  // (the client went away, or the store failed: this runs outside route()'s error handling).
+  bool stream_events(const std::string& id, int64_t& after, httplib::DataSink& sink) {
+    try {
       const uint64_t seen = changes.generation();
       for (const StoredEvent& e : store.events(id, after)) {
         const std::string frame = sse_frame(e);
@@ -209,12 +219,12 @@ struct Server::State {
         return true;
       }
       changes.wait(seen, std::chrono::seconds(10));
-      if (changes.generation() == seen) {
-        static const std::string keep_alive = ": keep-alive\n\n";
-        return sink.write(keep_alive.data(), keep_alive.size());
-      }
-      return true;
-    });
+      if (changes.generation() != seen) return true;
+      static const std::string keep_alive = ": keep-alive\n\n";
+      return sink.write(keep_alive.data(), keep_alive.size());
+    } catch (const std::exception&) {
+      return false;
+    }
   }
 
   // The webhook accept path: verify, map, validate, enqueue durably (deduplicated), answer.
@@ -357,6 +367,8 @@ int Server::bind() {
 }
 
 bool Server::listen() { return state_->http.listen_after_bind(); }
+
+int Server::recovered_jobs() const { return state_->recovered; }
 
 void Server::stop() {
   state_->stopping = true;

@@ -32,6 +32,8 @@ class Server {
   // Serves until stop(); returns false if the server could not listen.
   bool listen();
   void stop();  // safe from another thread
+  // Jobs a previous server left running, settled at start-up (re-queued or failed).
+  int recovered_jobs() const;
 
  private:
   struct State;
