@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "agent/serve/auth.h"
+#include "agent/session_store.h"
 #include "support/scripted_server.h"
 #include "support/serve_fixture.h"
 #include "support/swe_basic_script.h"
@@ -264,4 +265,35 @@ TEST_CASE("serve: a job that cannot start fails with the reason", "[serve][api]"
   json report = body_of(serve.client()->Get(("/v1/jobs/" + ref_job["id"].get<std::string>() + "/report").c_str()));
   CHECK(report["exit_code"] == 3);
   CHECK(serve.client("")->Get("/metrics")->body.find("nagent_serve_job_runtime_errors_total 1") != std::string::npos);
+}
+
+TEST_CASE("serve: a job's sandboxed tools see its own copy and not the other jobs' workspaces", "[serve][api][sandbox]") {
+  ScriptedServer model;
+  ServeFixture serve(json{{"workers", 1}}, model.endpoint());
+  const std::string work_dir = (serve.home() / "serve-jobs").string();
+  model.set_responder([&](const json& request) -> ScriptedReply {
+    if (assistant_turns(request) == 0)
+      return {.content = text_call("shell", {{"command", "ls stats/summary.py && ls '" + work_dir + "' 2>&1; echo listed"}})};
+    return {.content = text_call("finish", {{"summary", "looked around"}})};
+  });
+  const auto repo = serve.make_repo("swe_basic");
+  serve.start();
+  // The first job leaves its workspace behind; the second must not see it.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto r = serve.submit({{"recipe", "swe_fix"}, {"repo", repo.string()}, {"task", "look around"}});
+    ids.push_back(json::parse(r->body)["id"]);
+    serve.wait_finished(ids.back());
+  }
+  REQUIRE(std::filesystem::is_directory(std::filesystem::path(work_dir) / ids[0] / "repo"));
+  SessionStore store(serve.db().string());
+  std::string output;
+  for (const auto& e : store.events(ids[1]))
+    if (e.type == "tool_result" && e.data["name"] == "shell") output = e.data["output"];
+  INFO(output);
+  CHECK(output.find("stats/summary.py") != std::string::npos);  // its own copy
+  // In the sandbox the jobs' folder holds only the path down to its own workspace.
+  CHECK(output.find(ids[1]) != std::string::npos);
+  CHECK(output.find(ids[0]) == std::string::npos);
+  CHECK(output.find("listed") != std::string::npos);
 }
