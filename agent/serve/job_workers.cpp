@@ -1,5 +1,7 @@
 #include "agent/serve/job_workers.h"
 
+#include <cstdio>
+
 #include "agent/errors.h"
 #include "agent/serve/job_workspace.h"
 #include "agent/session_runner.h"
@@ -52,7 +54,13 @@ void JobWorkers::work() {
       continue;
     }
     changes_.notify();
-    run(*job);
+    try {
+      run(*job);
+    } catch (const std::exception& e) {
+      // Recording the end failed (the store): the job stays running in the store and is
+      // settled by on_restart at the next start; this worker goes on.
+      std::fprintf(stderr, "nagent serve: job %s: %s\n", job->id.c_str(), e.what());
+    }
     changes_.notify();
   }
 }
@@ -65,7 +73,6 @@ void JobWorkers::run(const Job& job) {
   }
   std::string status = "failed", summary, patch;
   SessionResult result;
-  json report = json::object();
   try {
     const std::string workspace = prepare_job_workspace(job.id, job.spec, config_.work_dir);
     RunSettings settings = {{"recipe", job.spec.at("recipe")},     {"repo", workspace},
@@ -105,15 +112,15 @@ void JobWorkers::run(const Job& job) {
     status = "failed";
     summary = "stopped after max_job_s (" + std::to_string(config_.max_job_s) + " s)";
   }
-  report = {{"status", status},
-            {"ok", status == "succeeded"},
-            {"summary", summary},
-            {"recipe", job.spec.value("recipe_name", "")},
-            {"steps", result.steps},
-            {"tokens", result.tokens},
-            {"wall_s", result.wall_s},
-            {"diffstat", result.diffstat},
-            {"exit_code", result.exit_code}};
+  const json report = {{"status", status},
+                       {"ok", status == "succeeded"},
+                       {"summary", summary},
+                       {"recipe", job.spec.value("recipe_name", "")},
+                       {"steps", result.steps},
+                       {"tokens", result.tokens},
+                       {"wall_s", result.wall_s},
+                       {"diffstat", result.diffstat},
+                       {"exit_code", result.exit_code}};
   store_.finish(job.id, status, summary, result.steps, result.tokens, patch, report);
   if (job.spec.contains("callback_url")) callbacks_.schedule(job.id);
 }
