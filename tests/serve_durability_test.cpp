@@ -10,6 +10,7 @@
 
 #include "agent/serve/auth.h"
 #include "agent/session_store.h"
+#include "support/loopback_listener.h"
 #include "support/scripted_server.h"
 #include "support/serve_fixture.h"
 #include "support/swe_basic_script.h"
@@ -170,4 +171,48 @@ TEST_CASE("serve kill -9 during a webhook burst: every accepted delivery is a st
   REQUIRE(replay);
   CHECK(replay->status == 200);
   CHECK(json::parse(replay->body)["id"] == id);
+}
+
+TEST_CASE("serve kill -9 with a callback still pending: it is delivered after the restart", "[serve][fault][callback]") {
+  ScriptedServer model;
+  model.set_responder([](const json& request) { return swe_basic_step(assistant_turns(request)); });
+  const int receiver_port = LoopbackListener().port();  // nothing listens there yet: refused
+  ServeFixture serve(json{{"workers", 1}, {"callback_attempts", 50}, {"callback_backoff_s", 0.1}}, model.endpoint());
+  const auto repo = serve.make_repo("swe_basic");
+  serve.start();
+  auto r = serve.submit({{"recipe", "swe_fix"},
+                         {"repo", repo.string()},
+                         {"task", "fix the median"},
+                         {"callback_url", "http://127.0.0.1:" + std::to_string(receiver_port) + "/hook"}});
+  const std::string id = json::parse(r->body)["id"];
+  serve.wait_finished(id);
+  SessionStore store(serve.db().string());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (count_events(store, id, "callback") < 2 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(count_events(store, id, "callback") >= 2);  // refused, retried
+  REQUIRE(serve.job(id)["callback"] == "pending");
+  serve.kill_hard();
+
+  httplib::Server receiver;
+  std::atomic<int> received{0};
+  std::string signature, body;
+  receiver.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+    signature = req.get_header_value("X-Nagent-Signature-256");
+    body = req.body;
+    ++received;
+    res.status = 204;
+  });
+  REQUIRE(receiver.bind_to_port("127.0.0.1", receiver_port));
+  std::thread receiver_thread([&] { receiver.listen_after_bind(); });
+  serve.start();
+  const auto delivered_by = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (serve.job(id).value("callback", "") != "delivered" && std::chrono::steady_clock::now() < delivered_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  receiver.stop();
+  receiver_thread.join();
+  CHECK(serve.job(id)["callback"] == "delivered");
+  CHECK(received == 1);
+  CHECK(serve::signature_valid(kCallbackSecret, body, signature));
+  CHECK(json::parse(body)["job"]["id"] == id);
 }

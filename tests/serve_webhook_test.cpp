@@ -126,11 +126,12 @@ TEST_CASE("github webhook: comment commands become jobs and redeliveries are ded
   }
 }
 
-TEST_CASE("gitlab webhook: X-Gitlab-Token and X-Gitlab-Event-UUID deduplication", "[serve][webhook]") {
+TEST_CASE("gitlab webhook: X-Gitlab-Token and X-Gitlab-Event-UUID deduplication and merge request reviews", "[serve][webhook]") {
   TempDir repos("gitlab-repos");
   make_example_repo("swe_basic", repos.path() / "stats");
   const std::string repo = (repos.path() / "stats").string();
-  ServeFixture serve(json{{"workers", 0}, {"repos", {{"acme/stats", repo}}}, {"repo_roots", {repos.str()}}});
+  ServeFixture serve(json{{"workers", 0}, {"pull_request_recipe", "swe_fix"}, {"repos", {{"acme/stats", repo}}},
+                          {"repo_roots", {repos.str()}}});
   serve.start();
   json note = {{"object_kind", "note"},
                {"project", {{"path_with_namespace", "acme/stats"}}},
@@ -151,6 +152,20 @@ TEST_CASE("gitlab webhook: X-Gitlab-Token and X-Gitlab-Event-UUID deduplication"
   CHECK(body_of(replay)["id"] == body_of(created)["id"]);
   CHECK(serve.job(body_of(created)["id"])["source"] == "gitlab");
   CHECK(post(kGitlabToken, "u-2")->status == 202);  // a new event
+
+  json mr = {{"object_kind", "merge_request"},
+             {"project", {{"path_with_namespace", "acme/stats"}}},
+             {"object_attributes",
+              {{"action", "open"}, {"iid", 4}, {"title", "Faster mean"}, {"description", ""}, {"last_commit", {{"id", "f00d"}}}}}};
+  httplib::Headers h = {{"X-Gitlab-Event", "Merge Request Hook"}, {"X-Gitlab-Event-UUID", "u-3"}, {"X-Gitlab-Token", kGitlabToken}};
+  auto review = serve.client("")->Post("/hooks/gitlab", h, mr.dump(), "application/json");
+  REQUIRE(review->status == 202);
+  json review_job = serve.job(body_of(review)["id"]);
+  CHECK(review_job["ref"] == "f00d");
+  CHECK(review_job["task"].get<std::string>().find("Review merge request acme/stats!4: Faster mean") != std::string::npos);
+  mr["object_attributes"]["action"] = "merge";
+  h = {{"X-Gitlab-Event", "Merge Request Hook"}, {"X-Gitlab-Event-UUID", "u-4"}, {"X-Gitlab-Token", kGitlabToken}};
+  CHECK(body_of(serve.client("")->Post("/hooks/gitlab", h, mr.dump(), "application/json")).contains("ignored"));
 }
 
 TEST_CASE("webhooks without a configured secret are refused", "[serve][webhook]") {
