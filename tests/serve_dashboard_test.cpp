@@ -45,7 +45,12 @@ TEST_CASE("dashboard: headless Chromium renders the job list with the streamed t
   CHECK(dom.out.find("data-id=\"" + id + "\" data-status=\"succeeded\"") != std::string::npos);
   CHECK(dom.out.find("data-type=\"session_start\"") != std::string::npos);  // the SSE timeline
   CHECK(dom.out.find("data-type=\"job_end\"") != std::string::npos);
-  CHECK(dom.out.find("<div class=\"add\">+    return (ordered[mid - 1] + ordered[mid]) / 2</div>") != std::string::npos);
+  // The diff: coloured by line kind, and the code in it by token kind.
+  CHECK(dom.out.find("<div class=\"add\">+    <span class=\"kw\">return</span> (ordered[mid - <span class=\"num\">1</span>] + "
+                     "ordered[mid]) / <span class=\"num\">2</span></div>") != std::string::npos);
+  CHECK(dom.out.find("<span class=\"kw\">if</span> len(ordered) % <span class=\"num\">2</span> == "
+                     "<span class=\"num\">1</span>:") != std::string::npos);
+  CHECK(dom.out.find("class=\"com\"") == std::string::npos);  // Python's // is no comment
   CHECK(dom.out.find("\"diffstat\": \"1 file changed") != std::string::npos);  // the report
 
   // A wrong token shows the API's error instead of jobs.

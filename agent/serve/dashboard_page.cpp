@@ -26,6 +26,8 @@ const char* dashboard_html() {
   pre { font: 12px/1.45 ui-monospace, monospace; margin: 0; }
   #diff .add { color: #116329; background: #e6ffec; } #diff .del { color: #82071e; background: #ffebe9; }
   #diff .hunk { color: #0550ae; } #diff .file { font-weight: 700; }
+  #diff .kw { color: #8250df; font-weight: 600; } #diff .str { color: #0a3069; } #diff .num { color: #0550ae; }
+  #diff .com { color: #6e7781; font-style: italic; }
   #error { color: #b00; }
   h2 { font-size: 14px; margin: 8px 0 4px; }
 </style>
@@ -91,16 +93,42 @@ async function refreshJobs() {
   } catch (e) { $("error").textContent = String(e); }
 }
 
+// Syntax colouring of the code in a diff line: keywords, strings, numbers and comments of
+// the usual languages; comments start with "#" in files like Python and shell, "//" else.
+const KEYWORDS = new Set(("def return if elif else for while in not and or is None True False class import from " +
+  "try except finally raise with as pass break continue lambda yield async await const let var function new " +
+  "this null true false int char void long double float bool auto struct static namespace include").split(" "));
+const TOKEN_REST = String.raw`|("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')|\b(\d+(?:\.\d+)?)\b|\b([A-Za-z_]\w*)\b`;
+const HASH_COMMENTS = new RegExp(String.raw`(#.*$)` + TOKEN_REST, "g");
+const SLASH_COMMENTS = new RegExp(String.raw`(\/\/.*$)` + TOKEN_REST, "g");
+const HASH_FILES = /\.(py|sh|bash|rb|pl|ya?ml|toml|cmake|mk)$|(^|\/)(Makefile|CMakeLists\.txt|Dockerfile)$/;
+
+function highlight(code, into, tokens) {
+  let at = 0;
+  for (const m of code.matchAll(tokens)) {
+    const cls = m[1] ? "com" : m[2] ? "str" : m[3] ? "num" : KEYWORDS.has(m[4]) ? "kw" : "";
+    if (!cls) continue;
+    into.append(code.slice(at, m.index), text("span", m[0], cls));
+    at = m.index + m[0].length;
+  }
+  into.append(code.slice(at));
+}
+
 function renderDiff(patch) {
   const out = $("diff");
   out.replaceChildren();
+  let tokens = SLASH_COMMENTS;
   for (const line of patch.split("\n")) {
+    if (line.startsWith("+++ ")) tokens = HASH_FILES.test(line.slice(4)) ? HASH_COMMENTS : SLASH_COMMENTS;
     let cls = "";
-    if (line.startsWith("+++") || line.startsWith("---") || line.startsWith("diff ")) cls = "file";
+    if (line.startsWith("+++") || line.startsWith("---") || line.startsWith("diff ") || line.startsWith("index ")) cls = "file";
     else if (line.startsWith("+")) cls = "add";
     else if (line.startsWith("-")) cls = "del";
     else if (line.startsWith("@@")) cls = "hunk";
-    out.append(text("div", line || " ", cls));
+    const row = text("div", "", cls);
+    if (cls === "file" || cls === "hunk" || !line) row.textContent = line || " ";
+    else { row.append(line[0]); highlight(line.slice(1), row, tokens); }
+    out.append(row);
   }
 }
 
