@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "agent/serve/auth.h"
+#include "agent/serve/webhooks.h"
 #include "support/loopback_listener.h"
 #include "support/serve_fixture.h"
 
@@ -186,4 +187,28 @@ TEST_CASE("webhooks without a configured secret are refused", "[serve][webhook]"
   CHECK(gh->status == 403);
   CHECK(json::parse(gh->body)["error"]["message"].get<std::string>().find("NAGENT_GITHUB_SECRET") != std::string::npos);
   CHECK(c.Post("/hooks/gitlab", "{}", "application/json")->status == 403);
+}
+
+TEST_CASE("webhook commands: prefix and word must match exactly", "[serve][webhook]") {
+  serve::ServeConfig config;
+  config.repos = {{"acme/stats", "/srv/stats"}};
+  auto recipe_of = [&](const std::string& text) -> std::string {
+    serve::WebhookIntent intent = serve::github_intent("issue_comment", comment(text), config);
+    return intent.job_request ? (*intent.job_request)["recipe"].get<std::string>() : "";
+  };
+  CHECK(recipe_of("/nagent fix") == "swe_fix");
+  CHECK(recipe_of("  \n/nagent   fix\tnow") == "swe_fix");
+  CHECK(recipe_of("/nagent review") == "review");
+  CHECK(recipe_of("/nagentfix").empty());
+  CHECK(recipe_of("/nagent").empty());
+  CHECK(recipe_of("/nagent fixit").empty());
+  CHECK(recipe_of("please /nagent fix").empty());
+  CHECK(recipe_of("/NAGENT fix").empty());
+  serve::WebhookIntent multi = serve::github_intent("issue_comment", comment("/nagent fix\nuse the median of the two"), config);
+  REQUIRE(multi.job_request);
+  CHECK((*multi.job_request)["task"].get<std::string>().find("@dana: use the median of the two") != std::string::npos);
+  config.command_prefix = "@bot";
+  config.commands = {{"go", "swe_fix"}};
+  CHECK(recipe_of("@bot go") == "swe_fix");
+  CHECK(recipe_of("/nagent fix").empty());
 }
