@@ -1,10 +1,12 @@
 // SqliteStatement: RAII for one prepared SQLite statement, shared by the stores that live in
-// the sessions database (SessionStore, serve's JobStore). Errors throw StoreError.
+// the sessions database (SessionStore, serve's JobStore); StatementCache keeps the statements
+// of a hot path prepared across uses. Errors throw StoreError.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "agent/session_store.h"
@@ -17,7 +19,16 @@ class SqliteStatement {
     if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
       throw StoreError(std::string("session store: ") + sqlite3_errmsg(db));
   }
-  ~SqliteStatement() { sqlite3_finalize(stmt_); }
+  // A statement owned by a StatementCache: reset for its next use instead of finalized.
+  SqliteStatement(sqlite3* db, sqlite3_stmt* cached) : db_(db), stmt_(cached), cached_(true) {}
+  ~SqliteStatement() {
+    if (!cached_) {
+      sqlite3_finalize(stmt_);
+      return;
+    }
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
   SqliteStatement(const SqliteStatement&) = delete;
   SqliteStatement& operator=(const SqliteStatement&) = delete;
   sqlite3_stmt* get() const { return stmt_; }
@@ -41,6 +52,30 @@ class SqliteStatement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool cached_ = false;
+};
+
+// Prepared statements by SQL text, kept until the cache is destroyed (before its connection).
+// Not thread-safe: use under the lock that guards the connection. One SQL text has one
+// statement, so a use must end (go out of scope) before the same SQL is used again.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+  }
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+  SqliteStatement get(const char* sql) {
+    sqlite3_stmt*& stmt = statements_[sql];
+    if (!stmt && sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK)
+      throw StoreError(std::string("session store: ") + sqlite3_errmsg(db_));
+    return SqliteStatement(db_, stmt);
+  }
+
+ private:
+  sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*> statements_;
 };
 
 }  // namespace nagent

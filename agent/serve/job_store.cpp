@@ -98,14 +98,18 @@ JobStore::JobStore(const std::string& path, SessionStore::Durability durability)
     throw StoreError("cannot open job store " + path + ": " + msg);
   }
   sqlite3_busy_timeout(db_, 5000);
+  statements_.emplace(db_);
   exec(durability == SessionStore::Durability::Full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   exec(kSchema);
-  SqliteStatement st(db_, "SELECT COUNT(*) FROM jobs WHERE status = 'queued'");
+  SqliteStatement st = statements_->get("SELECT COUNT(*) FROM jobs WHERE status = 'queued'");
   st.step();
   queued_ = st.integer(0);
 }
 
-JobStore::~JobStore() { sqlite3_close(db_); }
+JobStore::~JobStore() {
+  statements_.reset();  // finalized before the connection closes
+  sqlite3_close(db_);
+}
 
 void JobStore::exec(const char* sql) {
   char* err = nullptr;
@@ -119,8 +123,7 @@ void JobStore::exec(const char* sql) {
 // The events table belongs to SessionStore; this is its append (next seq of the session),
 // done on this connection so it can share a transaction with the job's row.
 int64_t JobStore::insert_event(const std::string& id, const std::string& type, const json& data) {
-  SqliteStatement st(db_,
-                     "INSERT INTO events(session_id, seq, ts, type, data) VALUES(?1, "
+  SqliteStatement st = statements_->get("INSERT INTO events(session_id, seq, ts, type, data) VALUES(?1, "
                      "(SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE session_id = ?1), ?2, ?3, ?4) RETURNING seq");
   st.bind(1, id);
   st.bind(2, now_s());
@@ -157,12 +160,12 @@ JobStore::Enqueued JobStore::enqueue(const json& spec, const std::string& source
   auto result = in_transaction(db_, [&]() -> Enqueued {
     std::string existing;
     if (!dedupe_key.empty()) {
-      SqliteStatement st(db_, "SELECT job_id FROM job_deliveries WHERE key = ?1");
+      SqliteStatement st = statements_->get("SELECT job_id FROM job_deliveries WHERE key = ?1");
       st.bind(1, dedupe_key);
       if (st.step()) existing = st.text(0);
     }
     if (existing.empty() && !idem.empty()) {
-      SqliteStatement st(db_, "SELECT id FROM jobs WHERE idempotency_key = ?1");
+      SqliteStatement st = statements_->get("SELECT id FROM jobs WHERE idempotency_key = ?1");
       st.bind(1, idem);
       if (st.step()) existing = st.text(0);
     }
@@ -175,8 +178,7 @@ JobStore::Enqueued JobStore::enqueue(const json& spec, const std::string& source
     job.source = source;
     job.spec = spec;
     job.created_at = now_s();
-    SqliteStatement st(db_,
-                       "INSERT INTO jobs(id, status, source, spec, idempotency_key, created_at) "
+    SqliteStatement st = statements_->get("INSERT INTO jobs(id, status, source, spec, idempotency_key, created_at) "
                        "VALUES(?1, 'queued', ?2, ?3, ?4, ?5)");
     st.bind(1, job.id);
     st.bind(2, source);
@@ -186,7 +188,7 @@ JobStore::Enqueued JobStore::enqueue(const json& spec, const std::string& source
     st.bind(5, job.created_at);
     st.step();
     if (!dedupe_key.empty()) {
-      SqliteStatement d(db_, "INSERT INTO job_deliveries(key, job_id) VALUES(?1, ?2)");
+      SqliteStatement d = statements_->get("INSERT INTO job_deliveries(key, job_id) VALUES(?1, ?2)");
       d.bind(1, dedupe_key);
       d.bind(2, job.id);
       d.step();
@@ -201,8 +203,7 @@ JobStore::Enqueued JobStore::enqueue(const json& spec, const std::string& source
 std::optional<Job> JobStore::claim_next() {
   std::lock_guard lock(mutex_);
   return in_transaction(db_, [&]() -> std::optional<Job> {
-    SqliteStatement st(db_,
-                       "UPDATE jobs SET status = 'running', started_at = ?1, attempts = attempts + 1 WHERE id = "
+    SqliteStatement st = statements_->get("UPDATE jobs SET status = 'running', started_at = ?1, attempts = attempts + 1 WHERE id = "
                        "(SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at LIMIT 1) RETURNING id");
     st.bind(1, now_s());
     if (!st.step()) return std::nullopt;
@@ -219,8 +220,7 @@ void JobStore::finish(const std::string& id, const std::string& status, const st
                       int64_t tokens, const std::string& patch, const json& report) {
   std::lock_guard lock(mutex_);
   in_transaction(db_, [&] {
-    SqliteStatement st(db_,
-                       "UPDATE jobs SET status = ?2, summary = ?3, steps = ?4, tokens = ?5, patch = ?6, report = ?7, "
+    SqliteStatement st = statements_->get("UPDATE jobs SET status = ?2, summary = ?3, steps = ?4, tokens = ?5, patch = ?6, report = ?7, "
                        "finished_at = ?8, callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1");
     st.bind(1, id);
     st.bind(2, status);
@@ -239,8 +239,7 @@ void JobStore::finish(const std::string& id, const std::string& status, const st
 bool JobStore::cancel_queued(const std::string& id) {
   std::lock_guard lock(mutex_);
   return in_transaction(db_, [&] {
-    SqliteStatement st(db_,
-                       "UPDATE jobs SET status = 'cancelled', summary = 'cancelled before it started', finished_at = ?2, "
+    SqliteStatement st = statements_->get("UPDATE jobs SET status = 'cancelled', summary = 'cancelled before it started', finished_at = ?2, "
                        "callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1 AND status = 'queued'");
     st.bind(1, id);
     st.bind(2, now_s());
@@ -257,20 +256,19 @@ int JobStore::recover_running(bool resume) {
   return in_transaction(db_, [&] {
     std::vector<std::string> ids;
     {
-      SqliteStatement st(db_, "SELECT id FROM jobs WHERE status = 'running'");
+      SqliteStatement st = statements_->get("SELECT id FROM jobs WHERE status = 'running'");
       while (st.step()) ids.push_back(st.text(0));
     }
     const std::string reason = "the server stopped while the job ran";
     for (const auto& id : ids) {
       if (resume) {
-        SqliteStatement st(db_, "UPDATE jobs SET status = 'queued' WHERE id = ?1");
+        SqliteStatement st = statements_->get("UPDATE jobs SET status = 'queued' WHERE id = ?1");
         st.bind(1, id);
         st.step();
         insert_event(id, "job_requeued", {{"reason", reason + "; it resumes from its session"}});
         ++queued_;
       } else {
-        SqliteStatement st(db_,
-                           "UPDATE jobs SET status = 'failed', summary = ?2, finished_at = ?3, "
+        SqliteStatement st = statements_->get("UPDATE jobs SET status = 'failed', summary = ?2, finished_at = ?3, "
                            "callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1");
         st.bind(1, id);
         st.bind(2, reason + " (on_restart = fail)");
@@ -284,7 +282,7 @@ int JobStore::recover_running(bool resume) {
 }
 
 std::optional<Job> JobStore::job_locked(const std::string& id) {
-  SqliteStatement st(db_, (std::string(kJobColumns) + " WHERE j.id = ?1").c_str());
+  SqliteStatement st = statements_->get((std::string(kJobColumns) + " WHERE j.id = ?1").c_str());
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   return read_job(st);
@@ -297,7 +295,7 @@ std::optional<Job> JobStore::job(const std::string& id) {
 
 std::vector<Job> JobStore::list(const std::string& status, int limit) {
   std::lock_guard lock(mutex_);
-  SqliteStatement st(db_, (std::string(kJobColumns) +
+  SqliteStatement st = statements_->get((std::string(kJobColumns) +
                            " WHERE (?1 = '' OR j.status = ?1) ORDER BY j.created_at DESC, j.id DESC LIMIT ?2")
                               .c_str());
   st.bind(1, status);
@@ -309,7 +307,7 @@ std::vector<Job> JobStore::list(const std::string& status, int limit) {
 
 std::optional<std::string> JobStore::patch(const std::string& id) {
   std::lock_guard lock(mutex_);
-  SqliteStatement st(db_, "SELECT patch FROM jobs WHERE id = ?1 AND patch IS NOT NULL");
+  SqliteStatement st = statements_->get("SELECT patch FROM jobs WHERE id = ?1 AND patch IS NOT NULL");
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   return st.text(0);
@@ -317,7 +315,7 @@ std::optional<std::string> JobStore::patch(const std::string& id) {
 
 std::optional<json> JobStore::report(const std::string& id) {
   std::lock_guard lock(mutex_);
-  SqliteStatement st(db_, "SELECT report FROM jobs WHERE id = ?1 AND report IS NOT NULL");
+  SqliteStatement st = statements_->get("SELECT report FROM jobs WHERE id = ?1 AND report IS NOT NULL");
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   return json::parse(st.text(0), nullptr, false);
@@ -326,7 +324,7 @@ std::optional<json> JobStore::report(const std::string& id) {
 std::map<std::string, int64_t> JobStore::count_by_status() {
   std::lock_guard lock(mutex_);
   std::map<std::string, int64_t> counts = {{"queued", 0}, {"running", 0}, {"succeeded", 0}, {"failed", 0}, {"cancelled", 0}};
-  SqliteStatement st(db_, "SELECT status, COUNT(*) FROM jobs GROUP BY status");
+  SqliteStatement st = statements_->get("SELECT status, COUNT(*) FROM jobs GROUP BY status");
   while (st.step()) counts[st.text(0)] = st.integer(1);
   return counts;
 }
@@ -348,7 +346,7 @@ int64_t JobStore::append_event(const std::string& id, const std::string& type, c
 
 void JobStore::set_callback_state(const std::string& id, const std::string& state) {
   std::lock_guard lock(mutex_);
-  SqliteStatement st(db_, "UPDATE jobs SET callback_state = ?2 WHERE id = ?1");
+  SqliteStatement st = statements_->get("UPDATE jobs SET callback_state = ?2 WHERE id = ?1");
   st.bind(1, id);
   st.bind(2, state);
   st.step();
@@ -356,7 +354,7 @@ void JobStore::set_callback_state(const std::string& id, const std::string& stat
 
 std::vector<Job> JobStore::pending_callbacks() {
   std::lock_guard lock(mutex_);
-  SqliteStatement st(db_, (std::string(kJobColumns) + " WHERE j.callback_state = 'pending'").c_str());
+  SqliteStatement st = statements_->get((std::string(kJobColumns) + " WHERE j.callback_state = 'pending'").c_str());
   std::vector<Job> out;
   while (st.step()) out.push_back(read_job(st));
   return out;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent/session_store.h"
+#include "agent/sqlite_statement.h"
 
 namespace nagent::serve {
 
@@ -81,6 +82,7 @@ class JobStore {
   mutable std::mutex mutex_;
   SessionStore sessions_;  // owns the events table; created first so the schema exists
   sqlite3* db_ = nullptr;
+  std::optional<StatementCache> statements_;  // every statement stays prepared (the accept path is hot)
   int64_t queued_ = 0;     // kept in memory: the bound is checked on every submission
   void exec(const char* sql);
   int64_t insert_event(const std::string& id, const std::string& type, const json& data);
