@@ -82,6 +82,14 @@ TEST_CASE("job requests: every field-level problem is named and semantic problem
   CHECK(status_of(with("repo", root.str())) == 422);  // not a git repository
   CHECK(status_of(with("repo", "https://example.com/a/b.git")) == 422);  // host not allowed
   CHECK(status_of(with("callback_url", "http://127.0.0.1:1/cb")) == 422);  // no callback secret
+  {
+    // A file in the server's working directory named like a recipe is not a recipe.
+    const auto cwd = std::filesystem::current_path();
+    std::filesystem::current_path(root.path());
+    write_text(root.path() / "planted", "return {ok = true}\n");
+    CHECK(status_of(with("recipe", "planted")) == 422);
+    std::filesystem::current_path(cwd);
+  }
   config.repo_hosts = {"example.com"};
   CHECK(status_of(with("repo", "https://example.com/a/b.git")) == 0);
 }

@@ -17,8 +17,21 @@ bool is_url(const std::string& repo) { return repo.find("://") != std::string::n
 // A name, not a path: recipes and policies are the server's, never files a client points at.
 bool plain_name(const std::string& s) {
   static const std::regex name("[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}");
-  return std::regex_match(s, name) && s.size() > 0 && s.find("..") == std::string::npos &&
-         !s.ends_with(".lua");
+  return std::regex_match(s, name) && s.find("..") == std::string::npos && !s.ends_with(".lua");
+}
+
+// An installed recipe only: NAME.lua in data_dir()/recipes, never a file of that name in the
+// server's working directory (which nagent run's resolve_recipe would take first).
+std::string installed_recipe(const std::string& name) {
+  const fs::path file = fs::path(data_dir()) / "recipes" / (name + ".lua");
+  std::error_code ec;
+  if (fs::is_regular_file(file, ec)) return file.string();
+  try {
+    resolve_recipe(name);  // for its message listing the installed recipes
+  } catch (const ConfigError& e) {
+    throw ApiError(422, "unknown_recipe", e.what());
+  }
+  throw ApiError(422, "unknown_recipe", "recipe '" + name + "' is not installed in " + file.parent_path().string());
 }
 
 bool under(const fs::path& path, const fs::path& root) {
@@ -84,7 +97,8 @@ json validate_job_request(const json& request, const ServeConfig& config) {
   if (!ref.empty() && (!std::regex_match(ref, ref_shape) || ref.find("..") != std::string::npos))
     fields["ref"] = "must be a branch, tag or commit name";
   // http only: this build's HTTP client has no TLS (put a TLS-terminating proxy in front).
-  if (!callback.empty() && !std::regex_match(callback, std::regex(R"(http://[^\s/]+(/\S*)?)")))
+  static const std::regex http_url(R"(http://[^\s/]+(/\S*)?)");
+  if (!callback.empty() && !std::regex_match(callback, http_url))
     fields["callback_url"] = "must be an http:// URL";
   int64_t max_steps = config.max_steps;
   if (request.contains("max_steps")) {
@@ -99,11 +113,7 @@ json validate_job_request(const json& request, const ServeConfig& config) {
                                                                   fields.begin().value().get<std::string>(), fields);
 
   json spec = {{"task", task}, {"max_steps", max_steps}, {"policy", policy.empty() ? "default" : policy}};
-  try {
-    spec["recipe"] = resolve_recipe(recipe);
-  } catch (const ConfigError& e) {
-    throw ApiError(422, "unknown_recipe", e.what());
-  }
+  spec["recipe"] = installed_recipe(recipe);
   spec["recipe_name"] = recipe;
   if (std::find(config.policies.begin(), config.policies.end(), spec["policy"]) == config.policies.end())
     throw ApiError(422, "unknown_policy", "policy '" + policy + "' is not one this server allows");
