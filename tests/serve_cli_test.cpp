@@ -42,6 +42,8 @@ TEST_CASE("nagent serve: bad start-up settings exit 2 with one line", "[serve][c
   one_line(serve_with({"--config", (dir.path() / "missing.json").string()}, {}), "cannot read config file");
   write_text(dir.path() / "roots.json", R"({"repo_roots": ["/no/such/root"]})");
   one_line(serve_with({"--config", (dir.path() / "roots.json").string()}, {}), "/no/such/root");
+  write_text(dir.path() / "unsandboxed.json", R"({"policies": ["default", "none"]})");
+  one_line(serve_with({"--config", (dir.path() / "unsandboxed.json").string()}, {}), "jobs run sandboxed");
   CHECK(serve_with({"--help"}, {}).out.find("--max-queue") != std::string::npos);
 }
 
