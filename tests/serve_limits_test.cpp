@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <functional>
+#include <set>
 #include <thread>
 
+#include "agent/serve/auth.h"
 #include "support/scripted_server.h"
 #include "support/serve_fixture.h"
 #include "support/swe_basic_script.h"
@@ -164,4 +166,81 @@ TEST_CASE("serve: hostile input over raw sockets is answered and the server stay
   // After all of it: alive, and a good request still works.
   CHECK(serve.client("")->Get("/healthz")->status == 200);
   CHECK(serve.submit({{"recipe", "swe_fix"}, {"repo", repo.string()}, {"task", "t"}})->status == 202);
+}
+
+namespace {
+
+// Every variant of a JSON document with one value (at any depth) replaced by a value of
+// another type: the type confusions a sloppy or hostile client sends.
+std::vector<json> type_confusions(const json& doc) {
+  static const std::vector<json> replacements = {nullptr, 7, -1.5, "s", json::array(), json::object(), true};
+  std::vector<json> out;
+  const json flat = doc.flatten();
+  std::set<std::string> pointers;
+  for (const auto& [pointer, value] : flat.items())
+    for (std::string p = pointer; !p.empty(); p = p.substr(0, p.rfind('/'))) pointers.insert(p);
+  for (const auto& pointer : pointers)
+    for (const json& r : replacements) {
+      json variant = doc;
+      variant[json::json_pointer(pointer)] = r;
+      out.push_back(variant);
+    }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("serve: type-confused job requests and webhook payloads get 4xx and never 5xx", "[serve][limits]") {
+  TempDir repos("confusion-repos");
+  make_example_repo("swe_basic", repos.path() / "stats");
+  ServeFixture serve(json{{"workers", 0},
+                          {"max_queue", 100000},
+                          {"rate_per_s", 1e6},
+                          {"rate_burst", 1e6},
+                          {"pull_request_recipe", "swe_fix"},
+                          {"repos", {{"acme/stats", (repos.path() / "stats").string()}}},
+                          {"repo_roots", {repos.str()}}});
+  serve.start();
+  auto api = serve.client();
+  auto hooks = serve.client("");
+  int sent = 0, server_errors = 0;
+  auto check = [&](const httplib::Result& r, const json& body) {
+    ++sent;
+    REQUIRE(r);
+    if (r->status >= 500) {
+      ++server_errors;
+      UNSCOPED_INFO(r->status << " for " << body.dump() << ": " << r->body);
+    }
+  };
+  const json job = {{"recipe", "swe_fix"}, {"repo", (repos.path() / "stats").string()}, {"task", "t"},
+                    {"ref", "main"}, {"max_steps", 3}, {"idempotency_key", "k"}};
+  for (const json& body : type_confusions(job)) check(api->Post("/v1/jobs", body.dump(), "application/json"), body);
+
+  const json comment = {{"action", "created"},
+                        {"repository", {{"full_name", "acme/stats"}, {"clone_url", "https://example.com/a.git"}}},
+                        {"issue", {{"number", 1}, {"title", "t"}, {"body", "b"}, {"pull_request", {{"url", "u"}}}}},
+                        {"comment", {{"body", "/nagent fix x"}, {"author_association", "OWNER"}, {"user", {{"login", "l"}}}}}};
+  const json pr = {{"action", "opened"}, {"number", 2}, {"repository", {{"full_name", "acme/stats"}}},
+                   {"pull_request", {{"title", "t"}, {"body", "b"}, {"author_association", "OWNER"}, {"head", {{"sha", "abc"}}}}}};
+  int delivery = 0;
+  for (const auto& [event, doc] : {std::pair{"issue_comment", comment}, std::pair{"pull_request", pr}})
+    for (const json& body : type_confusions(doc)) {
+      const std::string text = body.dump();
+      check(hooks->Post("/hooks/github", {{"X-GitHub-Event", event}, {"X-GitHub-Delivery", std::to_string(++delivery)},
+                                          {"X-Hub-Signature-256", serve::signature_header(kGithubSecret, text)}},
+                        text, "application/json"),
+            body);
+    }
+  const json note = {{"project", {{"path_with_namespace", "acme/stats"}}},
+                     {"user", {{"username", "u"}}},
+                     {"object_attributes", {{"note", "/nagent fix"}}},
+                     {"merge_request", {{"title", "t"}, {"description", "d"}, {"last_commit", {{"id", "abc"}}}}}};
+  for (const json& body : type_confusions(note))
+    check(hooks->Post("/hooks/gitlab", {{"X-Gitlab-Event", "Note Hook"}, {"X-Gitlab-Event-UUID", std::to_string(++delivery)},
+                                        {"X-Gitlab-Token", kGitlabToken}},
+                      body.dump(), "application/json"),
+          body);
+  CHECK(sent > 250);
+  CHECK(server_errors == 0);
+  CHECK(hooks->Get("/healthz")->status == 200);
 }
