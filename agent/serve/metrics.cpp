@@ -63,6 +63,9 @@ void Metrics::observe_event(const StoredEvent& e) {
   } else if (e.type == "tool_result") {
     tool_ms_.observe(e.data.value("duration_ms", 0.0));
     if (!e.data.value("ok", true)) ++tool_failures_;
+    // 124: the sandbox's timeout; 128 + N: killed by signal N (limits, the OOM killer).
+    const int64_t code = e.data.value("exit_code", int64_t(0));
+    if (code == 124 || code > 128) ++tool_kills_;
   }
 }
 
@@ -103,6 +106,9 @@ std::string Metrics::prometheus(const std::map<std::string, int64_t>& jobs_by_st
   out += "nagent_serve_tokens_total " + std::to_string(tokens_.load()) + "\n";
   header(out, "nagent_serve_tool_failures_total", "counter", "Tool calls that failed (including sandbox refusals).");
   out += "nagent_serve_tool_failures_total " + std::to_string(tool_failures_.load()) + "\n";
+  header(out, "nagent_serve_tool_kills_total", "counter",
+         "Tool commands the sandbox stopped: timed out or killed by a signal (limits, OOM).");
+  out += "nagent_serve_tool_kills_total " + std::to_string(tool_kills_.load()) + "\n";
   header(out, "nagent_serve_job_runtime_errors_total", "counter",
          "Jobs ended by a runtime error: model server unreachable or sandbox failure.");
   out += "nagent_serve_job_runtime_errors_total " + std::to_string(runtime_errors_.load()) + "\n";

@@ -46,7 +46,7 @@ class Metrics {
   std::map<std::string, uint64_t> webhooks_;   // "source\toutcome"
   std::map<std::string, uint64_t> callbacks_;  // outcome
   Histogram step_ms_, tool_ms_;
-  std::atomic<uint64_t> tokens_{0}, tool_failures_{0}, runtime_errors_{0};
+  std::atomic<uint64_t> tokens_{0}, tool_failures_{0}, tool_kills_{0}, runtime_errors_{0};
 };
 
 }  // namespace nagent::serve
