@@ -280,6 +280,11 @@ struct Server::State {
     throw ApiError(401, "bad_signature", why);
   }
 
+  ApiError too_large() const {
+    return ApiError(413, "payload_too_large",
+                    "request body is larger than max_body_bytes (" + std::to_string(config.max_body_bytes) + ")");
+  }
+
   void install_routes() {
     using R = const httplib::Request&;
     using W = httplib::Response&;
@@ -287,11 +292,10 @@ struct Server::State {
     // would first read and discard all of it, holding a connection thread meanwhile).
     http.set_pre_routing_handler([this](R req, W res) {
       const std::string length = req.get_header_value("Content-Length");
-      if (length.empty() || length.size() < 4 || std::strtoull(length.c_str(), nullptr, 10) <= config.max_body_bytes)
+      if (length.empty() || std::strtoull(length.c_str(), nullptr, 10) <= config.max_body_bytes)
         return httplib::Server::HandlerResponse::Unhandled;
       res.set_header("Connection", "close");
-      send_json(res, 413, ApiError(413, "payload_too_large", "request body is larger than max_body_bytes (" +
-                                                                 std::to_string(config.max_body_bytes) + ")").body());
+      send_json(res, 413, too_large().body());
       metrics.count_request("(none)", 413);
       return httplib::Server::HandlerResponse::Handled;
     });
@@ -326,8 +330,7 @@ struct Server::State {
     http.set_error_handler([this](R req, W res) {
       if (!res.body.empty()) return;
       if (res.status == 413)
-        send_json(res, 413, ApiError(413, "payload_too_large", "request body is larger than max_body_bytes (" +
-                                                                   std::to_string(config.max_body_bytes) + ")").body());
+        send_json(res, 413, too_large().body());
       else if (res.status == 404)
         send_json(res, 404, ApiError(404, "not_found", "no route " + req.method + " " + req.path).body());
       else
