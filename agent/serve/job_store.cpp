@@ -65,6 +65,22 @@ Job read_job(const SqliteStatement& st) {
   return j;
 }
 
+// BEGIN IMMEDIATE ... COMMIT, rolled back if the body throws.
+template <typename F>
+auto in_transaction(sqlite3* db, F&& body) {
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
+    throw StoreError(std::string("job store: ") + sqlite3_errmsg(db));
+  try {
+    auto result = body();
+    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
+      throw StoreError(std::string("job store: ") + sqlite3_errmsg(db));
+    return result;
+  } catch (...) {
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
 }  // namespace
 
 std::string new_job_id() {
@@ -134,24 +150,6 @@ int64_t JobStore::insert_event(const std::string& id, const std::string& type, c
   st.step();
   return seq;
 }
-
-namespace {
-// BEGIN IMMEDIATE ... COMMIT, rolled back if the body throws.
-template <typename F>
-auto in_transaction(sqlite3* db, F&& body) {
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK)
-    throw StoreError(std::string("job store: ") + sqlite3_errmsg(db));
-  try {
-    auto result = body();
-    if (sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) != SQLITE_OK)
-      throw StoreError(std::string("job store: ") + sqlite3_errmsg(db));
-    return result;
-  } catch (...) {
-    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
-}
-}  // namespace
 
 JobStore::Enqueued JobStore::enqueue(const json& spec, const std::string& source, const std::string& dedupe_key,
                                      int max_queue) {
