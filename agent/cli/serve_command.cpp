@@ -107,7 +107,8 @@ int serve_main(const std::vector<std::string>& argv) {
   }
 }
 
-const bool registered = register_command({"serve", "the HTTP service for CI bots: jobs API, webhooks, dashboard", &serve_main});
+const bool registered =
+    register_command({"serve", "the HTTP service for CI bots: jobs API, webhooks, dashboard", &serve_main});
 
 }  // namespace
 }  // namespace nagent::cli

@@ -66,8 +66,8 @@ std::string allowed_repo(const std::string& repo, const ServeConfig& config) {
 json validate_job_request(const json& request, const ServeConfig& config) {
   if (!request.is_object()) throw ApiError(400, "invalid_request", "the body must be a JSON object");
   json fields = json::object();
-  static const std::vector<std::string> known = {"recipe", "repo", "ref", "task", "test_cmd", "policy",
-                                                 "max_steps", "callback_url", "idempotency_key"};
+  static const std::vector<std::string> known = {"recipe", "repo",      "ref",          "task",           "test_cmd",
+                                                 "policy", "max_steps", "callback_url", "idempotency_key"};
   for (const auto& [key, value] : request.items())
     if (std::find(known.begin(), known.end(), key) == known.end()) fields[key] = "unknown field";
   auto string_field = [&](const char* key, bool required, size_t max_len) -> std::string {
@@ -98,19 +98,19 @@ json validate_job_request(const json& request, const ServeConfig& config) {
     fields["ref"] = "must be a branch, tag or commit name";
   // http only: this build's HTTP client has no TLS (put a TLS-terminating proxy in front).
   static const std::regex http_url(R"(http://[^\s/]+(/\S*)?)");
-  if (!callback.empty() && !std::regex_match(callback, http_url))
-    fields["callback_url"] = "must be an http:// URL";
+  if (!callback.empty() && !std::regex_match(callback, http_url)) fields["callback_url"] = "must be an http:// URL";
   int64_t max_steps = config.max_steps;
   if (request.contains("max_steps")) {
     const json& v = request["max_steps"];
     if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > config.max_steps)
       fields["max_steps"] = "must be an integer from 1 to " + std::to_string(config.max_steps);
-    else
-      max_steps = v.get<int64_t>();
+    else max_steps = v.get<int64_t>();
   }
   if (!recipe.empty() && !plain_name(recipe)) fields["recipe"] = "must be the name of an installed recipe";
-  if (!fields.empty()) throw ApiError(400, "invalid_request", "invalid job request: " + fields.begin().key() + ": " +
-                                                                  fields.begin().value().get<std::string>(), fields);
+  if (!fields.empty())
+    throw ApiError(400, "invalid_request",
+                   "invalid job request: " + fields.begin().key() + ": " + fields.begin().value().get<std::string>(),
+                   fields);
 
   json spec = {{"task", task}, {"max_steps", max_steps}, {"policy", policy.empty() ? "default" : policy}};
   spec["recipe"] = installed_recipe(recipe);

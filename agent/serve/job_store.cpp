@@ -95,10 +95,16 @@ std::string new_job_id() {
 }
 
 json Job::to_json() const {
-  json j = {{"id", id},           {"status", status},         {"source", source},
-            {"recipe", spec.value("recipe_name", "")},          {"repo", spec.value("repo", "")},
-            {"task", spec.value("task", "")},                   {"steps", steps},
-            {"tokens", tokens},   {"summary", summary},       {"attempts", attempts},
+  json j = {{"id", id},
+            {"status", status},
+            {"source", source},
+            {"recipe", spec.value("recipe_name", "")},
+            {"repo", spec.value("repo", "")},
+            {"task", spec.value("task", "")},
+            {"steps", steps},
+            {"tokens", tokens},
+            {"summary", summary},
+            {"attempts", attempts},
             {"timings", {{"created_at", created_at}, {"started_at", started_at}, {"finished_at", finished_at}}}};
   if (spec.contains("ref")) j["ref"] = spec["ref"];
   if (!callback_state.empty()) j["callback"] = callback_state;
@@ -139,8 +145,9 @@ void JobStore::exec(const char* sql) {
 // The events table belongs to SessionStore; this is its append (next seq of the session),
 // done on this connection so it can share a transaction with the job's row.
 int64_t JobStore::insert_event(const std::string& id, const std::string& type, const json& data) {
-  SqliteStatement st = statements_->get("INSERT INTO events(session_id, seq, ts, type, data) VALUES(?1, "
-                     "(SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE session_id = ?1), ?2, ?3, ?4) RETURNING seq");
+  SqliteStatement st = statements_->get(
+      "INSERT INTO events(session_id, seq, ts, type, data) VALUES(?1, "
+      "(SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE session_id = ?1), ?2, ?3, ?4) RETURNING seq");
   st.bind(1, id);
   st.bind(2, now_s());
   st.bind(3, type);
@@ -176,8 +183,9 @@ JobStore::Enqueued JobStore::enqueue(const json& spec, const std::string& source
     job.source = source;
     job.spec = spec;
     job.created_at = now_s();
-    SqliteStatement st = statements_->get("INSERT INTO jobs(id, status, source, spec, idempotency_key, created_at) "
-                       "VALUES(?1, 'queued', ?2, ?3, ?4, ?5)");
+    SqliteStatement st = statements_->get(
+        "INSERT INTO jobs(id, status, source, spec, idempotency_key, created_at) "
+        "VALUES(?1, 'queued', ?2, ?3, ?4, ?5)");
     st.bind(1, job.id);
     st.bind(2, source);
     st.bind(3, spec.dump());
@@ -201,8 +209,9 @@ JobStore::Enqueued JobStore::enqueue(const json& spec, const std::string& source
 std::optional<Job> JobStore::claim_next() {
   std::lock_guard lock(mutex_);
   return in_transaction(db_, [&]() -> std::optional<Job> {
-    SqliteStatement st = statements_->get("UPDATE jobs SET status = 'running', started_at = ?1, attempts = attempts + 1 WHERE id = "
-                       "(SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at LIMIT 1) RETURNING id");
+    SqliteStatement st = statements_->get(
+        "UPDATE jobs SET status = 'running', started_at = ?1, attempts = attempts + 1 WHERE id = "
+        "(SELECT id FROM jobs WHERE status = 'queued' ORDER BY created_at LIMIT 1) RETURNING id");
     st.bind(1, now_s());
     if (!st.step()) return std::nullopt;
     std::string id = st.text(0);
@@ -218,8 +227,9 @@ void JobStore::finish(const std::string& id, const std::string& status, const st
                       int64_t tokens, const std::string& patch, const json& report) {
   std::lock_guard lock(mutex_);
   in_transaction(db_, [&] {
-    SqliteStatement st = statements_->get("UPDATE jobs SET status = ?2, summary = ?3, steps = ?4, tokens = ?5, patch = ?6, report = ?7, "
-                       "finished_at = ?8, callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1");
+    SqliteStatement st = statements_->get(
+        "UPDATE jobs SET status = ?2, summary = ?3, steps = ?4, tokens = ?5, patch = ?6, report = ?7, "
+        "finished_at = ?8, callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1");
     st.bind(1, id);
     st.bind(2, status);
     st.bind(3, summary);
@@ -237,8 +247,9 @@ void JobStore::finish(const std::string& id, const std::string& status, const st
 bool JobStore::cancel_queued(const std::string& id) {
   std::lock_guard lock(mutex_);
   return in_transaction(db_, [&] {
-    SqliteStatement st = statements_->get("UPDATE jobs SET status = 'cancelled', summary = 'cancelled before it started', finished_at = ?2, "
-                       "callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1 AND status = 'queued'");
+    SqliteStatement st = statements_->get(
+        "UPDATE jobs SET status = 'cancelled', summary = 'cancelled before it started', finished_at = ?2, "
+        "callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1 AND status = 'queued'");
     st.bind(1, id);
     st.bind(2, now_s());
     st.step();
@@ -266,8 +277,9 @@ int JobStore::recover_running(bool resume) {
         insert_event(id, "job_requeued", {{"reason", reason + "; it resumes from its session"}});
         ++queued_;
       } else {
-        SqliteStatement st = statements_->get("UPDATE jobs SET status = 'failed', summary = ?2, finished_at = ?3, "
-                           "callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1");
+        SqliteStatement st = statements_->get(
+            "UPDATE jobs SET status = 'failed', summary = ?2, finished_at = ?3, "
+            "callback_state = " CALLBACK_STATE_ON_END " WHERE id = ?1");
         st.bind(1, id);
         st.bind(2, reason + " (on_restart = fail)");
         st.bind(3, now_s());
@@ -293,9 +305,9 @@ std::optional<Job> JobStore::job(const std::string& id) {
 
 std::vector<Job> JobStore::list(const std::string& status, int limit) {
   std::lock_guard lock(mutex_);
-  SqliteStatement st = statements_->get((std::string(kJobColumns) +
-                           " WHERE (?1 = '' OR j.status = ?1) ORDER BY j.created_at DESC, j.id DESC LIMIT ?2")
-                              .c_str());
+  SqliteStatement st = statements_->get(
+      (std::string(kJobColumns) + " WHERE (?1 = '' OR j.status = ?1) ORDER BY j.created_at DESC, j.id DESC LIMIT ?2")
+          .c_str());
   st.bind(1, status);
   st.bind(2, int64_t(limit));
   std::vector<Job> out;
@@ -321,7 +333,8 @@ std::optional<json> JobStore::report(const std::string& id) {
 
 std::map<std::string, int64_t> JobStore::count_by_status() {
   std::lock_guard lock(mutex_);
-  std::map<std::string, int64_t> counts = {{"queued", 0}, {"running", 0}, {"succeeded", 0}, {"failed", 0}, {"cancelled", 0}};
+  std::map<std::string, int64_t> counts = {
+      {"queued", 0}, {"running", 0}, {"succeeded", 0}, {"failed", 0}, {"cancelled", 0}};
   SqliteStatement st = statements_->get("SELECT status, COUNT(*) FROM jobs GROUP BY status");
   while (st.step()) counts[st.text(0)] = st.integer(1);
   return counts;

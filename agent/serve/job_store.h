@@ -22,11 +22,11 @@ namespace nagent::serve {
 
 struct Job {
   std::string id;
-  std::string status;    // queued | running | succeeded | failed | cancelled
-  std::string source;    // api | github | gitlab
-  json spec;             // validated settings (job_request.h)
+  std::string status;                                      // queued | running | succeeded | failed | cancelled
+  std::string source;                                      // api | github | gitlab
+  json spec;                                               // validated settings (job_request.h)
   double created_at = 0, started_at = 0, finished_at = 0;  // unix seconds; 0: not yet
-  int attempts = 0;      // times a worker started it (>1 after a restart resumed it)
+  int attempts = 0;                                        // times a worker started it (>1 after a restart resumed it)
   int64_t steps = 0, tokens = 0;
   std::string summary;
   std::string callback_state;  // "" (none) | pending | delivered | failed
@@ -83,7 +83,7 @@ class JobStore {
   SessionStore sessions_;  // owns the events table; created first so the schema exists
   sqlite3* db_ = nullptr;
   std::optional<StatementCache> statements_;  // every statement stays prepared (the accept path is hot)
-  int64_t queued_ = 0;     // kept in memory: the bound is checked on every submission
+  int64_t queued_ = 0;                        // kept in memory: the bound is checked on every submission
   void exec(const char* sql);
   int64_t insert_event(const std::string& id, const std::string& type, const json& data);
   std::optional<Job> job_locked(const std::string& id);

@@ -75,10 +75,10 @@ void JobWorkers::run(const Job& job) {
   SessionResult result;
   try {
     const std::string workspace = prepare_job_workspace(job.id, job.spec, config_.work_dir);
-    RunSettings settings = {{"recipe", job.spec.at("recipe")},     {"repo", workspace},
-                            {"task", job.spec.at("task")},         {"policy", job.spec.at("policy")},
+    RunSettings settings = {{"recipe", job.spec.at("recipe")},       {"repo", workspace},
+                            {"task", job.spec.at("task")},           {"policy", job.spec.at("policy")},
                             {"max_steps", job.spec.at("max_steps")}, {"backend", config_.backend},
-                            {"endpoint", config_.endpoint},     {"model", config_.model}};
+                            {"endpoint", config_.endpoint},          {"model", config_.model}};
     if (job.spec.contains("test_cmd")) settings["test_cmd"] = job.spec.at("test_cmd");
     settings = complete_settings(std::move(settings));
     SessionStore sessions(config_.db, SessionStore::durability_from_env());

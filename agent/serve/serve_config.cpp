@@ -82,7 +82,8 @@ void finish_config(ServeConfig& c) {
     throw ConfigError("on_restart must be 'resume' or 'fail', got '" + c.on_restart + "'");
   for (const auto& policy : c.policies)
     if (policy == "none" || policy.find('/') != std::string::npos || policy.ends_with(".lua"))
-      throw ConfigError("policies: '" + policy + "' is not allowed: jobs run sandboxed, under a policy named in policies/");
+      throw ConfigError("policies: '" + policy +
+                        "' is not allowed: jobs run sandboxed, under a policy named in policies/");
   if (c.db.empty()) c.db = SessionStore::default_path();
   if (c.work_dir.empty()) c.work_dir = (fs::absolute(c.db).parent_path() / "serve-jobs").string();
   for (auto& root : c.repo_roots) {

@@ -44,8 +44,8 @@ bool terminal(const std::string& status) { return status != "queued" && status !
 
 std::string sse_frame(const StoredEvent& e) {
   json data = {{"seq", e.seq}, {"ts", e.ts}, {"type", e.type}, {"data", e.data}};
-  return "id: " + std::to_string(e.seq) + "\nevent: " + e.type + "\ndata: " +
-         data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
+  return "id: " + std::to_string(e.seq) + "\nevent: " + e.type +
+         "\ndata: " + data.dump(-1, ' ', false, json::error_handler_t::replace) + "\n\n";
 }
 
 }  // namespace
@@ -99,8 +99,7 @@ struct Server::State {
 
   void authorize(const httplib::Request& req, httplib::Response& res) {
     const std::string header = req.get_header_value("Authorization");
-    if (header.empty())
-      throw ApiError(401, "unauthorized", "missing Authorization: Bearer <NAGENT_API_TOKEN>");
+    if (header.empty()) throw ApiError(401, "unauthorized", "missing Authorization: Bearer <NAGENT_API_TOKEN>");
     if (!bearer_valid(config.api_token, header)) throw ApiError(401, "unauthorized", "invalid bearer token");
     if (double wait = limiter.take(config.api_token); wait > 0) {
       res.set_header("Retry-After", std::to_string(int(std::ceil(wait))));
@@ -119,7 +118,8 @@ struct Server::State {
   [[noreturn]] static void no_result(const Job& job, const std::string& what) {
     if (!terminal(job.status))
       throw ApiError(409, "job_not_finished", "job " + job.id + " is " + job.status + "; no " + what + " yet");
-    throw ApiError(404, "no_" + what, "job " + job.id + " is " + job.status + " and has no " + what + ": " + job.summary);
+    throw ApiError(404, "no_" + what,
+                   "job " + job.id + " is " + job.status + " and has no " + what + ": " + job.summary);
   }
 
   void submit(const httplib::Request& req, httplib::Response& res) {
@@ -158,8 +158,7 @@ struct Server::State {
 
   void cancel(const httplib::Request& req, httplib::Response& res) {
     Job job = job_or_404(req);
-    if (terminal(job.status))
-      throw ApiError(409, "job_finished", "job " + job.id + " has already " + job.status);
+    if (terminal(job.status)) throw ApiError(409, "job_finished", "job " + job.id + " has ended (" + job.status + ")");
     const bool was_queued = store.cancel_queued(job.id);
     if (was_queued && job.spec.contains("callback_url")) callbacks.schedule(job.id);
     if (was_queued || workers.cancel(job.id)) {
@@ -168,7 +167,8 @@ struct Server::State {
       return;
     }
     // Between the two checks it started or ended: report what it is now.
-    send_json(res, 409, ApiError(409, "job_state_changed", "job " + job.id + " is " + store.job(job.id)->status).body());
+    send_json(res, 409,
+              ApiError(409, "job_state_changed", "job " + job.id + " is " + store.job(job.id)->status).body());
   }
 
   void events(const httplib::Request& req, httplib::Response& res) {
@@ -185,7 +185,8 @@ struct Server::State {
     if (++open_streams > max_streams) {
       --open_streams;
       res.set_header("Retry-After", "5");
-      throw ApiError(503, "too_many_streams", "all " + std::to_string(max_streams) + " event streams are in use; retry later");
+      throw ApiError(503, "too_many_streams",
+                     "all " + std::to_string(max_streams) + " event streams are in use; retry later");
     }
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
@@ -301,40 +302,42 @@ struct Server::State {
     });
     http.Get("/", route("/", false, [](R, W res) { res.set_content(dashboard_html(), "text/html; charset=utf-8"); }));
     http.Get("/healthz", route("/healthz", false, [this](R, W res) {
-      send_json(res, 200, {{"status", "ok"}, {"queue_depth", store.queued()}, {"workers", config.workers}});
-    }));
+               send_json(res, 200, {{"status", "ok"}, {"queue_depth", store.queued()}, {"workers", config.workers}});
+             }));
     http.Get("/metrics", route("/metrics", false, [this](R, W res) {
-      res.set_content(metrics.prometheus(store.count_by_status(), store.queued()), "text/plain; version=0.0.4");
-    }));
+               res.set_content(metrics.prometheus(store.count_by_status(), store.queued()),
+                               "text/plain; version=0.0.4");
+             }));
     http.Post("/v1/jobs", route("/v1/jobs", true, [this](R req, W res) { submit(req, res); }));
     http.Get("/v1/jobs", route("/v1/jobs", true, [this](R req, W res) { list(req, res); }));
-    http.Get(kJobRoute, route("/v1/jobs/{id}", true, [this](R req, W res) { send_json(res, 200, job_or_404(req).to_json()); }));
-    http.Get(std::string(kJobRoute) + "/events", route("/v1/jobs/{id}/events", true, [this](R req, W res) { events(req, res); }));
+    http.Get(kJobRoute,
+             route("/v1/jobs/{id}", true, [this](R req, W res) { send_json(res, 200, job_or_404(req).to_json()); }));
+    http.Get(std::string(kJobRoute) + "/events",
+             route("/v1/jobs/{id}/events", true, [this](R req, W res) { events(req, res); }));
     http.Get(std::string(kJobRoute) + "/patch", route("/v1/jobs/{id}/patch", true, [this](R req, W res) {
-      Job job = job_or_404(req);
-      std::optional<std::string> patch = store.patch(job.id);
-      if (!patch) no_result(job, "patch");
-      res.set_content(*patch, "text/x-diff; charset=utf-8");
-    }));
+               Job job = job_or_404(req);
+               std::optional<std::string> patch = store.patch(job.id);
+               if (!patch) no_result(job, "patch");
+               res.set_content(*patch, "text/x-diff; charset=utf-8");
+             }));
     http.Get(std::string(kJobRoute) + "/report", route("/v1/jobs/{id}/report", true, [this](R req, W res) {
-      Job job = job_or_404(req);
-      std::optional<json> report = store.report(job.id);
-      if (!report) no_result(job, "report");
-      send_json(res, 200, *report);
-    }));
-    http.Post(std::string(kJobRoute) + "/cancel", route("/v1/jobs/{id}/cancel", true, [this](R req, W res) { cancel(req, res); }));
+               Job job = job_or_404(req);
+               std::optional<json> report = store.report(job.id);
+               if (!report) no_result(job, "report");
+               send_json(res, 200, *report);
+             }));
+    http.Post(std::string(kJobRoute) + "/cancel",
+              route("/v1/jobs/{id}/cancel", true, [this](R req, W res) { cancel(req, res); }));
     http.Post("/hooks/github", route("/hooks/github", false, [this](R req, W res) { github(req, res); }));
     http.Post("/hooks/gitlab", route("/hooks/gitlab", false, [this](R req, W res) { gitlab(req, res); }));
     // Errors httplib answers itself (no route, body too large, unreadable request) get the
     // same JSON shape as the handlers' errors.
     http.set_error_handler([this](R req, W res) {
       if (!res.body.empty()) return;
-      if (res.status == 413)
-        send_json(res, 413, too_large().body());
+      if (res.status == 413) send_json(res, 413, too_large().body());
       else if (res.status == 404)
         send_json(res, 404, ApiError(404, "not_found", "no route " + req.method + " " + req.path).body());
-      else
-        send_json(res, res.status, ApiError(res.status, "bad_request", "the request could not be read").body());
+      else send_json(res, res.status, ApiError(res.status, "bad_request", "the request could not be read").body());
       metrics.count_request("(none)", res.status);
     });
   }
@@ -346,7 +349,7 @@ Server::Server(ServeConfig config) : state_(std::make_unique<State>(std::move(co
   s.http.set_payload_max_length(s.config.max_body_bytes);
   s.http.set_read_timeout(10);
   s.http.set_keep_alive_max_count(1000);  // bots and load balancers reuse connections
-  s.http.set_tcp_nodelay(true);  // else Nagle + delayed ACK add ~40 ms to every small reply
+  s.http.set_tcp_nodelay(true);           // else Nagle + delayed ACK add ~40 ms to every small reply
   // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server bind
   // the same port silently and take half the connections.
   s.http.set_socket_options([](socket_t sock) {

@@ -75,7 +75,8 @@ WebhookIntent github_intent(const std::string& event, const json& payload, const
     std::string task = field(payload, "/issue/title") + "\n\n" + optional_field(payload, "/issue/body");
     if (!command->rest.empty())
       task += "\n\nRequest from @" + optional_field(payload, "/comment/user/login") + ": " + command->rest;
-    json request = {{"recipe", command->recipe}, {"repo", repo}, {"task", "GitHub " + project + "#" + number + ": " + task}};
+    json request = {
+        {"recipe", command->recipe}, {"repo", repo}, {"task", "GitHub " + project + "#" + number + ": " + task}};
     if (payload.contains(json::json_pointer("/issue/pull_request"))) request["ref"] = "refs/pull/" + number + "/head";
     return {request, ""};
   }
@@ -87,12 +88,12 @@ WebhookIntent github_intent(const std::string& event, const json& payload, const
     if (!association_allowed(association, config))
       return {std::nullopt, "author association '" + association + "' may not start reviews"};
     const std::string number = number_field(payload, "/number");
-    json request = {{"recipe", config.pull_request_recipe},
-                    {"repo", repo},
-                    {"ref", field(payload, "/pull_request/head/sha")},
-                    {"task", "Review pull request " + project + "#" + number + ": " +
-                                 field(payload, "/pull_request/title") + "\n\n" +
-                                 optional_field(payload, "/pull_request/body")}};
+    json request = {
+        {"recipe", config.pull_request_recipe},
+        {"repo", repo},
+        {"ref", field(payload, "/pull_request/head/sha")},
+        {"task", "Review pull request " + project + "#" + number + ": " + field(payload, "/pull_request/title") +
+                     "\n\n" + optional_field(payload, "/pull_request/body")}};
     return {request, ""};
   }
   return {std::nullopt, "event '" + event + "' starts nothing"};
@@ -108,8 +109,10 @@ WebhookIntent gitlab_intent(const std::string& event, const json& payload, const
     const bool on_mr = payload.contains("merge_request");
     const char* title = on_mr ? "/merge_request/title" : "/issue/title";
     const char* body = on_mr ? "/merge_request/description" : "/issue/description";
-    std::string task = "GitLab " + project + ": " + optional_field(payload, title) + "\n\n" + optional_field(payload, body);
-    if (!command->rest.empty()) task += "\n\nRequest from @" + optional_field(payload, "/user/username") + ": " + command->rest;
+    std::string task =
+        "GitLab " + project + ": " + optional_field(payload, title) + "\n\n" + optional_field(payload, body);
+    if (!command->rest.empty())
+      task += "\n\nRequest from @" + optional_field(payload, "/user/username") + ": " + command->rest;
     json request = {{"recipe", command->recipe}, {"repo", repo}, {"task", task}};
     if (on_mr) request["ref"] = field(payload, "/merge_request/last_commit/id");
     return {request, ""};
