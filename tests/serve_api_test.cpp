@@ -297,3 +297,40 @@ TEST_CASE("serve: a job's sandboxed tools see its own copy and not the other job
   CHECK(output.find(ids[0]) == std::string::npos);
   CHECK(output.find("listed") != std::string::npos);
 }
+
+TEST_CASE("serve: an https callback speaks TLS and gives up after its attempts when the peer does not", "[serve][api][callback]") {
+  httplib::Server plain;  // answers plain HTTP only: the TLS handshake must fail
+  std::atomic<int> handled{0};
+  plain.Post("/done", [&](const httplib::Request&, httplib::Response& res) {
+    ++handled;
+    res.status = 200;
+  });
+  const int port = plain.bind_to_any_port("127.0.0.1");
+  std::thread plain_thread([&] { plain.listen_after_bind(); });
+  ServeFixture serve(json{{"workers", 0}, {"callback_attempts", 2}, {"callback_backoff_s", 0.1}});
+  const auto repo = serve.make_repo("swe_basic");
+  serve.start();
+  auto r = serve.submit({{"recipe", "swe_fix"},
+                         {"repo", repo.string()},
+                         {"task", "t"},
+                         {"callback_url", "https://127.0.0.1:" + std::to_string(port) + "/done"}});
+  REQUIRE(r->status == 202);
+  const std::string id = body_of(r)["id"];
+  // Cancelled while queued: it ends at once, and owes its callback.
+  REQUIRE(serve.client()->Post(("/v1/jobs/" + id + "/cancel").c_str(), "", "application/json")->status == 202);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (serve.job(id).value("callback", "") == "pending" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  plain.stop();
+  plain_thread.join();
+  CHECK(serve.job(id)["callback"] == "failed");
+  CHECK(handled == 0);
+  SessionStore store(serve.db().string());
+  int attempts = 0;
+  for (const auto& e : store.events(id))
+    if (e.type == "callback") {
+      ++attempts;
+      CHECK(e.data.contains("error"));
+    }
+  CHECK(attempts == 2);
+}

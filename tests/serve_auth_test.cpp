@@ -76,6 +76,7 @@ TEST_CASE("job requests: every field-level problem is named and semantic problem
   CHECK(status_of(with("ref", "--upload-pack=evil")) == 400);
   CHECK(status_of(with("recipe", "../etc/passwd")) == 400);
   CHECK(status_of(with("callback_url", "ftp://x")) == 400);
+  CHECK(status_of(with("callback_url", "https://")) == 400);
   CHECK(status_of(with("recipe", "no_such_recipe")) == 422);
   CHECK(status_of(with("policy", "none")) == 422);  // never outside the sandbox
   CHECK(status_of(with("repo", "/etc")) == 422);

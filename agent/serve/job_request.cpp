@@ -96,9 +96,9 @@ json validate_job_request(const json& request, const ServeConfig& config) {
   static const std::regex ref_shape("[A-Za-z0-9_][A-Za-z0-9_./-]*");
   if (!ref.empty() && (!std::regex_match(ref, ref_shape) || ref.find("..") != std::string::npos))
     fields["ref"] = "must be a branch, tag or commit name";
-  // http only: this build's HTTP client has no TLS (put a TLS-terminating proxy in front).
-  static const std::regex http_url(R"(http://[^\s/]+(/\S*)?)");
-  if (!callback.empty() && !std::regex_match(callback, http_url)) fields["callback_url"] = "must be an http:// URL";
+  static const std::regex http_url(R"(https?://[^\s/]+(/\S*)?)");
+  if (!callback.empty() && !std::regex_match(callback, http_url))
+    fields["callback_url"] = "must be an http:// or https:// URL";
   int64_t max_steps = config.max_steps;
   if (request.contains("max_steps")) {
     const json& v = request["max_steps"];
