@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <random>
 
+#include "agent/sqlite_statement.h"
+
 namespace nagent {
 namespace {
 
@@ -15,35 +17,6 @@ double now_s() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
-
-// RAII for one prepared statement used once.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK)
-      throw StoreError(std::string("session store: ") + sqlite3_errmsg(db));
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  sqlite3_stmt* get() const { return stmt_; }
-  void bind(int i, const std::string& s) { sqlite3_bind_text(stmt_, i, s.data(), int(s.size()), SQLITE_TRANSIENT); }
-  void bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  bool step() {
-    int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw StoreError(std::string("session store: ") + sqlite3_errmsg(db_));
-  }
-  std::string text(int col) const {
-    auto p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
-    return p ? std::string(p, size_t(sqlite3_column_bytes(stmt_, col))) : std::string();
-  }
-  double real(int col) const { return sqlite3_column_double(stmt_, col); }
-  int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS sessions(
@@ -67,7 +40,7 @@ CREATE TABLE IF NOT EXISTS events(
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_session ON events(session_id, seq);
 )sql";
 
-SessionInfo read_session(const Statement& st) {
+SessionInfo read_session(const SqliteStatement& st) {
   SessionInfo s;
   s.id = st.text(0);
   s.created_at = st.real(1);
@@ -161,7 +134,7 @@ void SessionStore::raise(const std::string& what) const {
 }
 
 void SessionStore::create_session(const SessionInfo& info) {
-  Statement st(db_,
+  SqliteStatement st(db_,
                "INSERT INTO sessions(id, created_at, updated_at, recipe, repo, task, status) "
                "VALUES(?1, ?2, ?2, ?3, ?4, ?5, ?6)");
   double now = info.created_at > 0 ? info.created_at : now_s();
@@ -177,14 +150,14 @@ void SessionStore::create_session(const SessionInfo& info) {
 }
 
 std::optional<SessionInfo> SessionStore::session(const std::string& id) const {
-  Statement st(db_, (std::string(kSessionColumns) + " WHERE id = ?1").c_str());
+  SqliteStatement st(db_, (std::string(kSessionColumns) + " WHERE id = ?1").c_str());
   st.bind(1, id);
   if (!st.step()) return std::nullopt;
   return read_session(st);
 }
 
 std::vector<SessionInfo> SessionStore::list_sessions(int limit) const {
-  Statement st(db_, (std::string(kSessionColumns) + " ORDER BY created_at DESC LIMIT ?1").c_str());
+  SqliteStatement st(db_, (std::string(kSessionColumns) + " ORDER BY created_at DESC LIMIT ?1").c_str());
   st.bind(1, int64_t(limit));
   std::vector<SessionInfo> out;
   while (st.step()) out.push_back(read_session(st));
@@ -192,7 +165,7 @@ std::vector<SessionInfo> SessionStore::list_sessions(int limit) const {
 }
 
 void SessionStore::set_status(const std::string& id, const std::string& status) {
-  Statement st(db_, "UPDATE sessions SET status = ?2, updated_at = ?3 WHERE id = ?1");
+  SqliteStatement st(db_, "UPDATE sessions SET status = ?2, updated_at = ?3 WHERE id = ?1");
   st.bind(1, id);
   st.bind(2, status);
   sqlite3_bind_double(st.get(), 3, now_s());
@@ -230,7 +203,7 @@ int64_t SessionStore::append(const std::string& session_id, const std::string& t
 }
 
 std::vector<StoredEvent> SessionStore::events(const std::string& session_id, int64_t after_seq) const {
-  Statement st(db_, "SELECT seq, ts, type, data FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq");
+  SqliteStatement st(db_, "SELECT seq, ts, type, data FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq");
   st.bind(1, session_id);
   st.bind(2, after_seq);
   std::vector<StoredEvent> out;

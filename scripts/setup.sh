@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs nagent's build and test dependencies: Debian packages (run as root on Debian
 # bookworm or newer) and the npm packages of the tokenizer reference. Safe to run again.
+# chromium drives the serve dashboard test; wrk is the serve webhook load test and bench.
 set -euo pipefail
 
 packages=(
@@ -8,6 +9,7 @@ packages=(
   libcpp-httplib-dev nlohmann-json3-dev liblua5.4-dev catch2
   libsqlite3-dev libssl-dev libseccomp-dev libpcre2-dev libicu-dev
   bubblewrap
+  chromium wrk
 )
 # Node.js runs the tokenizer reference (@lenml/tokenizers) in the tests; a machine that has
 # node and npm from elsewhere keeps them.

@@ -11,42 +11,12 @@
 #include "agent/session_store.h"
 #include "support/child_process.h"
 #include "support/scripted_server.h"
-#include "support/tool_call_text.h"
+#include "support/swe_basic_script.h"
 #include "support/temp_repo.h"
 
 using namespace nagent;
 
 namespace {
-
-int assistant_turns(const json& request) {
-  int n = 0;
-  for (const auto& m : request["messages"]) n += m["role"] == "assistant";
-  return n;
-}
-
-// What a good model would do on examples/swe_basic, one reply per step; the step is read
-// from the request (how many assistant turns it holds), so a resumed run gets the right one.
-ScriptedReply swe_basic_step(int step) {
-  switch (step) {
-    case 0:
-      return {.reasoning = "The even-length median tests fail; read the implementation.",
-              .content = text_call("read_file", {{"path", "stats/summary.py"}})};
-    case 1:
-      return {.tool_calls = json::array(
-                  {{{"id", "call_edit"},
-                    {"type", "function"},
-                    {"function",
-                     {{"name", "edit_file"},
-                      {"arguments", json{{"path", "stats/summary.py"},
-                                         {"old_str", "return (ordered[mid] + ordered[mid + 1]) / 2"},
-                                         {"new_str", "return (ordered[mid - 1] + ordered[mid]) / 2"}}
-                                        .dump()}}}}})};
-    case 2:
-      return {.content = "Now run the tests.\n" + text_call("run_tests", {})};
-    default:
-      return {.content = text_call("finish", {{"summary", "median used the wrong upper middle index"}})};
-  }
-}
 
 struct Cli {
   TempDir home{"home"};
