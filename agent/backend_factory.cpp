@@ -1,6 +1,9 @@
 #include "agent/backend_factory.h"
 
+#include <filesystem>
+
 #include "agent/errors.h"
+#include "agent/runtime_paths.h"
 #include "engine/local_backend.h"
 #include "engine/openai_client.h"
 
@@ -8,14 +11,22 @@ namespace nagent {
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   std::string kind = options.kind;
-  if (kind.empty()) kind = options.endpoint.empty() ? "" : "openai";
+  std::string model = options.model;
+  if (kind.empty()) kind = !options.endpoint.empty() ? "openai" : !model.empty() ? "local" : "";
+  // Neither a server nor a model: the small model nagent ships (models/nagent-default), run by
+  // the embedded engine, so the main job works on a machine with no GPU and no network.
+  if ((kind.empty() || kind == "local") && model.empty() &&
+      std::filesystem::is_regular_file(default_model_dir() + "/config.json")) {
+    kind = "local";
+    model = default_model_dir();
+  }
   if (kind == "openai") {
     if (options.endpoint.empty())
       throw ConfigError("--backend openai needs a server: pass --endpoint URL or set NAGENT_ENDPOINT "
                         "(e.g. http://127.0.0.1:8000/v1 for vLLM or SGLang)");
     OpenAIClientConfig config;
     config.endpoint = options.endpoint;
-    config.model = options.model;
+    config.model = model;
     config.api_key = options.api_key;
     config.context_window = options.context_length;
     if (options.max_retries >= 0) config.retry.max_retries = options.max_retries;
@@ -26,15 +37,17 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
     }
   }
   if (kind == "local") {
-    if (options.model.empty())
-      throw ConfigError("--backend local needs a model directory: pass --model DIR (config.json, *.safetensors, tokenizer.json)");
+    if (model.empty())
+      throw ConfigError("--backend local needs a model directory: pass --model DIR (config.json, *.safetensors, "
+                        "tokenizer.json); the shipped default model is missing from " + default_model_dir());
     LocalBackendOptions local;
-    local.model_dir = options.model;
+    local.model_dir = model;
     return make_local_backend(local);
   }
   if (kind.empty())
-    throw ConfigError("no model configured: pass --endpoint URL (an OpenAI-compatible server such as vLLM or "
-                      "SGLang serving Nemotron 3) or set NAGENT_ENDPOINT; see docs/backends.md");
+    throw ConfigError("no model configured and no default model at " + default_model_dir() +
+                      ": pass --endpoint URL (an OpenAI-compatible server such as vLLM or SGLang serving Nemotron 3), "
+                      "set NAGENT_ENDPOINT, or --model DIR; see docs/backends.md");
   throw ConfigError("unknown backend '" + kind + "' (known: openai, local)");
 }
 

@@ -20,6 +20,8 @@ std::string data_dir() {
   return dir && *dir ? dir : NAGENT_DEFAULT_DATA_DIR;
 }
 
+std::string default_model_dir() { return env_or("NAGENT_DEFAULT_MODEL", data_dir() + "/models/nagent-default"); }
+
 std::string resolve_recipe(const std::string& name_or_path) {
   if (name_or_path.empty()) throw ConfigError("no recipe given, e.g. nagent run swe_fix");
   std::error_code ec;

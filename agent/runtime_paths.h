@@ -7,6 +7,8 @@
 namespace nagent {
 
 std::string data_dir();
+// The shipped default model: $NAGENT_DEFAULT_MODEL, else data_dir()/models/nagent-default.
+std::string default_model_dir();
 // The environment variable's value, or fallback when it is unset or empty.
 std::string env_or(const char* name, const std::string& fallback);
 // A recipe file path as given, or NAME / NAME.lua under data_dir()/recipes. Throws

@@ -1,7 +1,10 @@
 #include "engine/local_backend.h"
 
 #include <algorithm>
+#include <fstream>
 #include <random>
+
+#include <nlohmann/json.hpp>
 
 #include "engine/chat_template.h"
 #include "engine/engine_session.h"
@@ -73,10 +76,23 @@ class ReasoningSplitter {
   std::string buf_, reasoning_, content_;
 };
 
+// Hugging Face's generation_config.json: "do_sample": false is the model's word that it decodes
+// greedily (nagent's small default model, trained on one narrow family, does); absent: sample.
+bool model_decodes_greedily(const std::string& dir) {
+  std::ifstream in(dir + "/generation_config.json");
+  if (!in) return false;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  return j.is_object() && j.contains("do_sample") && j["do_sample"].is_boolean() && !j["do_sample"].get<bool>();
+}
+
 class LocalBackend : public Backend {
  public:
   LocalBackend(std::unique_ptr<NemotronH> model, Tokenizer tokenizer, std::string dir)
-      : model_(std::move(model)), tokenizer_(std::move(tokenizer)), dir_(std::move(dir)), session_(*model_) {
+      : model_(std::move(model)),
+        tokenizer_(std::move(tokenizer)),
+        dir_(std::move(dir)),
+        greedy_(model_decodes_greedily(dir_)),
+        session_(*model_) {
     if (auto id = tokenizer_.token_to_id("<|im_end|>")) stop_ids_.push_back(*id);
     for (int64_t id : model_->config().eos_token_ids) stop_ids_.push_back(static_cast<int32_t>(id));
     if (auto id = tokenizer_.eos_id()) stop_ids_.push_back(*id);
@@ -97,7 +113,7 @@ class LocalBackend : public Backend {
 
     engine::GenerationOptions g;
     g.max_tokens = std::min<int64_t>(request.sampling.max_tokens, window - static_cast<int64_t>(ids.size()));
-    g.sampling.temperature = request.sampling.temperature;
+    g.sampling.temperature = greedy_ ? 0.0 : request.sampling.temperature;
     g.sampling.top_p = request.sampling.top_p;
     g.sampling.seed = request.sampling.seed ? *request.sampling.seed : std::random_device{}();
     g.stop_ids = stop_ids_;
@@ -126,7 +142,7 @@ class LocalBackend : public Backend {
     const auto& c = model_->config();
     return "local " + dir_ + " (NemotronH " + std::to_string(c.num_layers()) + " layers, " +
            (c.torch_dtype.empty() ? std::string("?") : c.torch_dtype) + ", " + std::to_string(model_->pool().size()) +
-           " threads)";
+           " threads" + (greedy_ ? ", greedy" : "") + ")";
   }
 
   int64_t context_window() const override { return model_->config().max_position_embeddings; }
@@ -135,6 +151,7 @@ class LocalBackend : public Backend {
   std::unique_ptr<NemotronH> model_;
   Tokenizer tokenizer_;
   std::string dir_;
+  bool greedy_;
   EngineSession session_;
   engine::SessionSnapshot prompt_snapshot_;
   bool have_prompt_snapshot_ = false;

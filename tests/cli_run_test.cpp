@@ -121,10 +121,13 @@ TEST_CASE("nagent run: kill -9 mid-run, then --resume finishes the job without r
 
 TEST_CASE("nagent run: exit codes and one-line errors", "[e2e][cli]") {
   Cli cli;
-  SECTION("no model configured -> 2") {
-    ChildResult r = cli.run({"run", "swe_fix", "--repo", cli.repo.string()});
+  SECTION("no endpoint, no --model and no shipped default model -> 2") {
+    auto env = cli.env();
+    env["NAGENT_DEFAULT_MODEL"] = (cli.home.path() / "no-such-model").string();
+    ChildResult r = run_child({NAGENT_BINARY, "run", "swe_fix", "--repo", cli.repo.string()}, env);
     CHECK(r.exit_code == 2);
     CHECK(r.err.find("--endpoint") != std::string::npos);
+    CHECK(r.err.find("no-such-model") != std::string::npos);
   }
   SECTION("unknown recipe -> 2, listing the shipped ones") {
     ChildResult r = cli.run({"run", "no_such_recipe", "--repo", cli.repo.string()}, "http://127.0.0.1:9/v1");

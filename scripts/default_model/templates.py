@@ -13,11 +13,13 @@ TEMPLATES = [
     dict(names=["median", "middle_value", "median_of"], doc="Middle value of the sorted list (mean of the two middle values for even lengths).",
          src='''def {name}(values):
     """{doc}"""
+    if not values:
+        raise ValueError("{name} of an empty list")
     ordered = sorted(values)
     mid = len(ordered) «//|/|operator» 2
     if len(ordered) % 2 == «1|0|constant»:
         return ordered[mid]
-    return (ordered[«mid - 1|mid + 1|off_by_one»] + ordered[mid]) / 2
+    return («ordered[mid - 1] + ordered[mid]|ordered[mid] + ordered[mid + 1]|off_by_one») / 2
 ''', calls=["[5, 1, 3]", "[4, 1, 3, 2]", "[10, 20]", "[7]"]),
     dict(names=["mean", "average", "arithmetic_mean"], doc="Arithmetic mean of a non-empty list.",
          src='''def {name}(values):

@@ -188,3 +188,17 @@ def set_dt_floor(model, floor):
             mod.time_step_min = floor
             n += 1
     return n
+
+
+def hub_state_dict(sd):
+    """transformers' internal layout -> hub layout (the inverse of hf_state_dict)."""
+    out = {}
+    for n, t in sd.items():
+        name = "backbone." + n[len("model."):] if n.startswith("model.") else n
+        m = re.match(r"(backbone\.layers\.\d+\.mixer\.experts)\.(up_proj|down_proj)$", name)
+        if m:
+            for j in range(t.shape[0]):
+                out[f"{m[1]}.{j}.{m[2]}.weight"] = t[j].contiguous()
+            continue
+        out[name] = t.contiguous()
+    return out

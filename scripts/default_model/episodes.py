@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Plays agent episodes on generated repositories with nagent's real runtime, for training data.
+
+For each repository (repos.py) a teacher, served as an OpenAI-compatible model server on
+127.0.0.1, plays the episode the way a good agent would: search for the failing function, read
+its file, reason briefly, edit, run the tests, finish. It answers what the runtime actually sends
+(`nagent run swe_fix` with the real planner, parser, tools and sandbox), so every tool output in
+the data is exactly what the runtime produces. Some episodes take a detour first: an edit whose
+old_str is not unique, or a malformed tool call answered by the parser's error; those detour
+turns are kept as context but carry no loss (the model should learn the recovery, not the slip).
+
+Each request the runtime sent is rendered with `nagent prompt` (the embedded engine's own chat
+template), so training prompts are byte-identical to what the engine will see. Output, one JSON
+line per training sequence: {"episode", "split", "pieces": [[text, loss], ...]}.
+
+usage: episodes.py --nagent build/nagent --split train --count 2000 --seed 1 --out corpus/train.jsonl
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import repos as repo_gen  # noqa: E402
+
+END = "<|im_end|>"
+
+
+def call_text(name, args):
+    """A tool call exactly as the chat template renders one (so history re-renders identically)."""
+    out = "\n<tool_call>\n<function=" + name + ">\n"
+    for k, v in args.items():
+        out += "<parameter=" + k + ">\n" + str(v) + "\n</parameter>\n"
+    return out + "</function>\n</tool_call>\n"
+
+
+class Teacher:
+    """The policy of one episode: a list of planned turns, advanced by what the runtime returns."""
+
+    def __init__(self, repo, rng):
+        self.repo = repo
+        b = repo.bug
+        module = repo.files[b.path]
+        self.turns = []  # (reasoning, name, args, loss)
+        detour = rng.random()
+        if detour < 0.06:
+            # a malformed call: the parser's error comes back as a user message
+            self.turns.append(("I will look for the definition of " + b.func + ".\n", "!malformed",
+                               {"pattern": "def " + b.func}, False))
+            self.turns.append(("The call was malformed. I repeat it in the correct format.\n", "search",
+                               {"pattern": "def " + b.func}, True))
+        else:
+            self.turns.append((f"The failing tests call {b.func}, which returns the wrong result. "
+                               f"I will find where {b.func} is defined.\n", "search",
+                               {"pattern": "def " + b.func}, True))
+        self.turns.append((f"{b.func} is defined in {b.path}. Let me read the file.\n", "read_file",
+                           {"path": b.path}, True))
+        old, new = b.buggy_line, b.fixed_line
+        lines = module.splitlines()
+        above = b.line_no - 1  # 0-based index of the buggy line
+        while module.count(old) > 1:  # the text occurs elsewhere too: include the lines above
+            above -= 1
+            old, new = lines[above] + "\n" + old, lines[above] + "\n" + new
+        self.nonunique = None
+        if 0.06 <= detour < 0.18:
+            stripped = b.buggy_line.strip()
+            if module.count(stripped) > 1 and b.fixed_line.strip() != stripped:
+                self.nonunique = stripped
+        reason = (f"In {b.func}, line {b.line_no} reads `{b.buggy_line.strip()}`. "
+                  f"{repo_gen.KIND_REASON[b.kind]}: it should be `{b.fixed_line.strip()}`.\n")
+        if self.nonunique:
+            self.turns.append((reason, "edit_file", {"path": b.path, "old_str": self.nonunique,
+                                                      "new_str": b.fixed_line.strip()}, False))
+            self.turns.append(("That text occurs more than once. I include the whole line, with its "
+                               "indentation, to make it unique.\n", "edit_file",
+                               {"path": b.path, "old_str": old, "new_str": new}, True))
+        else:
+            self.turns.append((reason, "edit_file", {"path": b.path, "old_str": old, "new_str": new}, True))
+        self.turns.append(("Now I run the tests to check the fix.\n", "run_tests", {}, True))
+        self.turns.append(("The tests pass.\n", "finish",
+                           {"summary": f"Fixed {b.func} in {b.path}: `{b.buggy_line.strip()}` -> "
+                                       f"`{b.fixed_line.strip()}`. The tests pass."}, True))
+        self.step = 0
+        self.log = []  # (request body, reasoning, content, loss)
+        self.failure = None
+
+    def expect(self, messages):
+        """Checks that the runtime answered the previous turn as planned."""
+        if self.step == 0:
+            return
+        last = messages[-1]
+        text = last.get("content", "")
+        prev = self.turns[self.step - 1]
+        name = prev[1]
+        ok = True
+        if name == "!malformed":
+            ok = last["role"] == "user" and "Error" in text
+        elif name == "search":
+            ok = self.repo.bug.path in text
+        elif name == "edit_file" and prev[2]["old_str"] == self.nonunique:
+            ok = "once" in text or "occurs" in text or "times" in text
+        elif name == "edit_file":
+            ok = text.startswith("Edited")
+        elif name == "run_tests":
+            ok = "passed" in text.lower() or "OK" in text
+        if not ok:
+            self.failure = f"turn {self.step} ({name}) got: {text[:300]!r}"
+
+    def reply(self, body):
+        messages = body["messages"]
+        self.expect(messages)
+        if self.failure or self.step >= len(self.turns):
+            self.failure = self.failure or "the runtime asked for more turns than planned"
+            reasoning, content, loss = "Stopping.\n", call_text("finish", {"summary": "aborted"}), False
+        else:
+            reasoning, name, args, loss = self.turns[self.step]
+            if name == "!malformed":  # the tool's name as a tag instead of <function=...>
+                content = call_text("search", args).replace("<function=search>", "<search>").replace(
+                    "</function>", "</search>")
+            else:
+                content = call_text(name, args)
+        self.step += 1
+        self.log.append((body, reasoning, content, loss))
+        return reasoning, content
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def _send(self, obj):
+        data = json.dumps(obj).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self._send({"object": "list", "data": [{"id": "teacher", "object": "model", "max_model_len": 16384}]})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        reasoning, content = self.server.teacher.reply(body)
+        self._send({"id": "t", "object": "chat.completion", "model": "teacher",
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": content,
+                                             "reasoning_content": reasoning}}],
+                    "usage": {"prompt_tokens": 0, "completion_tokens": 0}})
+
+
+def render(nagent, body):
+    r = subprocess.run([nagent, "prompt"], input=json.dumps(body).encode(), capture_output=True, check=True)
+    return r.stdout.decode()
+
+
+def write_repo(repo, root):
+    for path, text in repo.files.items():
+        p = os.path.join(root, path)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "w") as f:
+            f.write(text)
+    git = ["git", "-C", root, "-c", "user.name=nagent", "-c", "user.email=nagent@localhost"]
+    subprocess.run(["git", "init", "-q", root], check=True)
+    subprocess.run(git + ["add", "-A"], check=True)
+    subprocess.run(git + ["commit", "-qm", "initial"], check=True)
+
+
+def play(nagent, repo, rng, workdir):
+    """Runs one episode; returns (sequences, error)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.teacher = Teacher(repo, rng)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    root = os.path.join(workdir, "repo")
+    shutil.rmtree(root, ignore_errors=True)
+    write_repo(repo, root)
+    env = dict(os.environ, NAGENT_HOME=os.path.join(workdir, "home"), NAGENT_MAX_RETRIES="0")
+    try:
+        proc = subprocess.run([nagent, "run", "swe_fix", "--repo", root, "--task", repo.task, "--quiet",
+                               "--endpoint", f"http://127.0.0.1:{server.server_port}/v1", "--model", "teacher"],
+                              env=env, capture_output=True, timeout=120)
+    finally:
+        server.shutdown()
+        server.server_close()
+    teacher = server.teacher
+    if teacher.failure:
+        return None, teacher.failure
+    if proc.returncode != 0:
+        return None, f"nagent exited {proc.returncode}: {proc.stderr.decode()[-400:]}"
+    # One sequence while each prompt extends the previous prompt + reply; a new one where the
+    # template rewrote history (a user message collapses earlier reasoning).
+    sequences, text, pieces = [], None, None
+    for body, reasoning, content, loss in teacher.log:
+        prompt = render(nagent, body)
+        completion = reasoning + "</think>" + content + END
+        if text is not None and prompt.startswith(text):
+            pieces.append([prompt[len(text):], 0])
+        else:
+            if pieces:
+                sequences.append(pieces)
+            pieces = [[prompt, 0]]
+        pieces.append([completion, 1 if loss else 0])
+        text = prompt + completion
+    sequences.append(pieces)
+    return sequences, None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--nagent", default="build/nagent")
+    ap.add_argument("--split", choices=["train", "heldout"], required=True)
+    ap.add_argument("--count", type=int, required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--repos-only", action="store_true", help="write the repositories as JSON, play nothing")
+    a = ap.parse_args()
+    nagent = os.path.abspath(a.nagent)
+    rng = random.Random(a.seed)
+    os.makedirs(os.path.dirname(os.path.abspath(a.out)), exist_ok=True)
+    done = errors = seqs = 0
+    t0 = time.time()
+    with open(a.out, "w") as out, tempfile.TemporaryDirectory(prefix="nagent-episodes-") as work:
+        for i in range(a.count):
+            repo = repo_gen.make_repo(rng, a.split)
+            if a.repos_only:
+                out.write(json.dumps({"episode": i, "task": repo.task, "files": repo.files,
+                                      "bug": repo.bug.__dict__}) + "\n")
+                continue
+            sequences, error = play(nagent, repo, rng, work)
+            if error:
+                errors += 1
+                print(f"episode {i}: {error}", file=sys.stderr)
+                continue
+            for pieces in sequences:
+                out.write(json.dumps({"episode": i, "split": a.split, "pieces": pieces}) + "\n")
+                seqs += 1
+            done += 1
+            if done % 50 == 0:
+                print(f"{done} episodes, {seqs} sequences, {errors} failed, {time.time() - t0:.0f} s",
+                      file=sys.stderr, flush=True)
+    print(f"{done} episodes, {seqs} sequences, {errors} failed, {time.time() - t0:.0f} s", file=sys.stderr)
+    return 0 if done else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
