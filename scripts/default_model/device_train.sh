@@ -2,7 +2,8 @@
 # On the GPU machine (PyTorch + transformers there): trains the default model from corpus/
 # (train.jsonl.gz, heldout.jsonl.gz; resumes from corpus/resume/ when it holds an earlier result)
 # and leaves the result in $OUT as tar parts of at most 15 MB (the device tool's file limit):
-#   cat result.tar.part-* | tar -x -C DIR    -> model/, train_log.jsonl, reference.safetensors, checkpoint.pt
+#   cat result.tar.part-* | tar -x -C DIR    -> model/, train_log.jsonl, reference.safetensors,
+#                                            tokenizer_check.json, checkpoint.pt
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d /tmp/nagent-train.XXXXXX)
@@ -11,5 +12,5 @@ resume=()
 export PYTHONUNBUFFERED=1
 python3 scripts/default_model/train.py --corpus corpus --out "$work" --budget-s "${BUDGET_S:-420}" "${resume[@]}" \
   2>&1 | tee "$OUT/train.txt"
-tar -C "$work" -cf - model train_log.jsonl reference.safetensors checkpoint.pt | split -b 15M - "$OUT/result.tar.part-"
+tar -C "$work" -cf - model train_log.jsonl reference.safetensors tokenizer_check.json checkpoint.pt | split -b 15M - "$OUT/result.tar.part-"
 ls -la "$OUT"

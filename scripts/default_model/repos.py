@@ -76,7 +76,7 @@ def sites_of(template):
 
 
 def split_of_site(template_index, site_index, n_sites):
-    held = template_index % 3 == 0 and site_index == n_sites - 1
+    held = template_index % 3 == 2 and site_index == n_sites - 1
     return "heldout" if held else "train"
 
 

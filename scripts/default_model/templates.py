@@ -237,4 +237,22 @@ TEMPLATES = [
         total += len(«s|strings|variable»)
     «return total|total|missing_return»
 ''', calls=["['ab', 'cde']", "[]", "['', 'x']"]),
+    dict(names=["mean", "mean_value", "average_value"], doc="Arithmetic mean; raises ValueError for an empty list.",
+         src='''def {name}(values):
+    """{doc}"""
+    if «not values|values|comparison»:
+        raise ValueError("{name} of an empty list")
+    return sum(values) / «len(values)|len(values) + 1|off_by_one»
+''', calls=["[1, 2, 3, 4]", "[5]", "[2, 9]"]),
+    dict(names=["percentile", "nearest_rank", "rank_percentile"], doc="Nearest-rank percentile, p in [0, 100].",
+         src='''def {name}(values, p):
+    """{doc}"""
+    if not values:
+        raise ValueError("{name} of an empty list")
+    if not 0 <= p <= 100:
+        raise ValueError("p must be in [0, 100]")
+    ordered = sorted(values)
+    rank = max(«1|0|constant», -(-p * len(ordered) // 100))
+    return ordered[int(rank) «- 1|+ 1|off_by_one»]
+''', calls=["[3, 1, 2], 100", "[3, 1, 2], 0", "[15, 20, 35, 40, 50], 40", "[7, 8], 50"]),
 ]

@@ -106,7 +106,7 @@ def train_tokenizer(texts, vocab_size, out_dir):
         pre_tokenizers.Split(Regex(SPLIT), behavior="isolated", invert=False),
         pre_tokenizers.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False),
     ])
-    tok.decoder = decoders.ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL, show_progress=False,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     tok.train_from_iterator(texts, trainer=trainer)
@@ -196,6 +196,12 @@ def main():
     assert tok.get_vocab_size() <= CONFIG["vocab_size"]
     for i, s in enumerate(SPECIAL):
         assert tok.token_to_id(s) == i, s
+
+    # what Hugging Face tokenizers makes of held-out text, for nagent's tokenizer test
+    checks = [t for r in held[:8] for t, _ in r["pieces"]]
+    checks += ["naïve café 東京 🙂 \t\t  x\r\n", "    return a  +  b\n\n\n", "<tool_call></tool_call><|im_end|>"]
+    with open(os.path.join(a.out, "tokenizer_check.json"), "w") as f:
+        json.dump([{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids} for t in checks], f)
 
     train_seqs = encode_sequences(tok, train, CONFIG["max_position_embeddings"])
     held_seqs = encode_sequences(tok, held, CONFIG["max_position_embeddings"])
