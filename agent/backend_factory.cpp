@@ -12,7 +12,7 @@ namespace nagent {
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   std::string kind = options.kind;
   std::string model = options.model;
-  if (kind.empty()) kind = !options.endpoint.empty() ? "openai" : !model.empty() ? "local" : "";
+  if (kind.empty() && !options.endpoint.empty()) kind = "openai";
   // Neither a server nor a model: the small model nagent ships (models/nagent-default), run by
   // the embedded engine, so the main job works on a machine with no GPU and no network.
   if ((kind.empty() || kind == "local") && model.empty() &&

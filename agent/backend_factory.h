@@ -9,7 +9,7 @@
 namespace nagent {
 
 struct BackendOptions {
-  std::string kind;      // "openai" | "local" | "": openai with an endpoint, else local (--model DIR or the default model)
+  std::string kind;      // "openai" | "local" | "": openai with an endpoint, else the shipped default model
   std::string endpoint;  // --endpoint / NAGENT_ENDPOINT
   std::string model;     // --model / NAGENT_MODEL (a name for openai, a directory for local)
   std::string api_key;   // NAGENT_API_KEY
