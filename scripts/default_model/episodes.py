@@ -50,16 +50,17 @@ class Teacher:
         module = repo.files[b.path]
         self.turns = []  # (reasoning, name, args, loss)
         detour = rng.random()
+        # a good agent looks at the failure first: the test output names the failing function
+        self.turns.append(("I start by running the tests to see what fails.\n", "run_tests", {}, True))
+        find = (f"The failing tests are in {repo_gen.camel(b.func)}Test, so the bug is in {b.func}. "
+                f"I will find where {b.func} is defined.\n")
         if detour < 0.06:
             # a malformed call: the parser's error comes back as a user message
-            self.turns.append(("I will look for the definition of " + b.func + ".\n", "!malformed",
-                               {"pattern": "def " + b.func}, False))
+            self.turns.append((find, "!malformed", {"pattern": "def " + b.func}, False))
             self.turns.append(("The call was malformed. I repeat it in the correct format.\n", "search",
                                {"pattern": "def " + b.func}, True))
         else:
-            self.turns.append((f"The failing tests call {b.func}, which returns the wrong result. "
-                               f"I will find where {b.func} is defined.\n", "search",
-                               {"pattern": "def " + b.func}, True))
+            self.turns.append((find, "search", {"pattern": "def " + b.func}, True))
         self.turns.append((f"{b.func} is defined in {b.path}. Let me read the file.\n", "read_file",
                            {"path": b.path}, True))
         old, new = b.buggy_line, b.fixed_line
@@ -108,6 +109,8 @@ class Teacher:
             ok = "once" in text or "occurs" in text or "times" in text
         elif name == "edit_file":
             ok = text.startswith("Edited")
+        elif name == "run_tests" and self.step == 1:
+            ok = repo_gen.camel(self.repo.bug.func) + "Test" in text
         elif name == "run_tests":
             ok = "passed" in text.lower() or "OK" in text
         if not ok:

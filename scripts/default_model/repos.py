@@ -9,21 +9,72 @@ module names, and task phrasings.
 import dataclasses
 import re
 import signal
+import zlib
 
 from templates import TEMPLATES
 
 SITE = re.compile(r"«(.*?)\|(.*?)\|(\w+)»")
 
-PACKAGES = {
-    "train": ["stats", "mathkit", "textops", "numlib", "calc", "utils", "core", "helpers", "algo", "tools",
-              "metrics", "series", "shapes", "strutil", "listops", "analysis"],
-    "heldout": ["quant", "wordsmith", "figures", "toolbox"],
-}
-MODULES = {
-    "train": ["summary", "basic", "ops", "functions", "numbers", "text", "lists", "measures", "common", "misc",
-              "compute", "transform"],
-    "heldout": ["helpers_core", "routines", "arith"],
-}
+# Identifier words. A word belongs to the held-out split when its CRC32 is 0 mod 6, so the two
+# splits never share one; names are composed from them (and from syllables) so that almost every
+# training repository has names of its own: the model has to copy names from its context, since
+# it cannot memorise them.
+WORDS = """
+amber anchor apex arc arrow atlas aurora axis badge basin beacon berry birch blade bloom bolt
+border branch breeze brick bridge brook bucket cabin cable canal candle canyon carbon cargo cedar
+chalk chart cider circle cliff cloud clover coast cobalt comet copper coral cotton crane crest
+crystal cube dawn delta desert dial dome drift dune eagle echo ember engine falcon feather fern
+field fjord flame flint forest forge fossil frost galaxy garden garnet gate glacier globe grain
+granite graph grove harbor hazel heron hill hollow horizon island ivory jade jasper kernel lagoon
+lantern lava ledger lemon lily linen lotus lunar magnet maple marble meadow mesa meteor mint mirror
+mist moss mountain nectar needle nova oak oasis ocean olive onyx orbit orchid otter paddle palm
+panel pearl pebble pepper pilot pine planet plaza plume polar pond prism pulse quartz quill radar
+rain raven reef ridge river robin rocket ruby saddle sage salt sand satin scarlet shadow shell
+signal silver sky slate snow solar spark spiral spring spruce star stone storm summit sun swan
+tango thistle thunder tide timber topaz torch tower trail tulip tundra valley vapor velvet violet
+vista volt walnut wave willow wind winter wolf zenith zephyr alpha beta gamma sigma omega vector
+matrix table record ledger batch queue stack heap token frame block chunk slice range window
+bucket cursor buffer packet stream channel report sample metric score total count index value
+weight price order item entry field label group cluster segment region zone layer level stage
+""".split()
+SYLLABLES = ["ka", "ro", "mi", "ta", "ne", "lu", "vo", "si", "pa", "de", "zo", "ri", "fa", "gu", "be",
+             "no", "tel", "mar", "vin", "sol", "dra", "qui", "bex", "lor"]
+SUFFIXES = ["", "", "", "kit", "lib", "utils", "tools", "ops", "core"]
+
+
+def _split_of_word(word):
+    return "heldout" if zlib.crc32(word.encode()) % 6 == 0 else "train"
+
+
+def _word(rng, split):
+    while True:
+        if rng.random() < 0.25:  # a made-up word: the splits differ by CRC like the real ones
+            w = "".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 3)))
+        else:
+            w = rng.choice(WORDS)
+        if _split_of_word(w) == split:
+            return w
+
+
+def package_name(rng, split):
+    return _word(rng, split) + rng.choice(SUFFIXES)
+
+
+def module_name(rng, split):
+    return _word(rng, split) if rng.random() < 0.6 else _word(rng, split) + "_" + _word(rng, split)
+
+
+def function_name(rng, split, template):
+    """The template's own names (the last one held out) a third of the time, else composed."""
+    r = rng.random()
+    if r < 0.35:
+        names = template["names"]
+        return names[-1] if split == "heldout" else rng.choice(names[:-1])
+    if r < 0.6:
+        return _word(rng, split)
+    return _word(rng, split) + "_" + _word(rng, split)
+
+
 PHRASINGS = {
     "train": [
         "{pkg}.{func} returns wrong results; make the tests pass.",
@@ -128,8 +179,10 @@ def make_repo(rng, split):
 
 
 def _try_make_repo(rng, split):
-    pkg = rng.choice(PACKAGES[split])
-    mod = rng.choice(MODULES[split])
+    pkg = package_name(rng, split)
+    mod = module_name(rng, split)
+    if pkg == mod:
+        return None
     # the buggy function: a template and a site of this split
     candidates = [(ti, si) for ti, t in enumerate(TEMPLATES) for si in range(len(sites_of(t)))
                   if split_of_site(ti, si, len(sites_of(t))) == split]
@@ -138,12 +191,8 @@ def _try_make_repo(rng, split):
     order = others + [ti]
     rng.shuffle(order)
 
-    def name_of(i):
-        names = TEMPLATES[i]["names"]
-        return names[-1] if split == "heldout" else rng.choice(names[:-1])
-
-    names = {i: name_of(i) for i in order}
-    if len(set(names.values())) != len(names):
+    names = {i: function_name(rng, split, TEMPLATES[i]) for i in order}
+    if len(set(names.values())) != len(names) or {pkg, mod} & set(names.values()):
         return None
     correct = {i: render(TEMPLATES[i], names[i]) for i in order}
     buggy_src = render(TEMPLATES[ti], names[ti], bug_site=si)
@@ -167,8 +216,16 @@ def _try_make_repo(rng, split):
     if not exposed:
         return None
 
-    test_text = "import unittest\n\nfrom {pkg}.{mod} import {names}\n".format(
-        pkg=pkg, mod=mod, names=", ".join(sorted(n for n, _ in tests)))
+    exported = ", ".join(sorted(n for n, _ in tests))
+    # half the packages re-export their functions (as examples/swe_basic does); their tests
+    # may import from the package instead of the module
+    reexport = rng.random() < 0.5
+    init_text = ""
+    if reexport:
+        init_text = (f'"""{pkg.capitalize()}: small helpers."""\n\nfrom .{mod} import {exported}\n\n'
+                     f'__all__ = [{", ".join(repr(n) for n in sorted(n for n, _ in tests))}]\n')
+    source = pkg if reexport and rng.random() < 0.5 else f"{pkg}.{mod}"
+    test_text = f"import unittest\n\nfrom {source} import {exported}\n"
     for name, cases in tests:
         test_text += f"\n\nclass {camel(name)}Test(unittest.TestCase):\n"
         for k, (args, want) in enumerate(cases):
@@ -191,7 +248,7 @@ def _try_make_repo(rng, split):
     phrasing = rng.choice(PHRASINGS[split])
     task = phrasing.format(pkg=pkg, mod=mod, func=names[ti])
     files = {
-        f"{pkg}/__init__.py": "",
+        f"{pkg}/__init__.py": init_text,
         path: module_text,
         "tests/__init__.py": "",
         f"tests/test_{mod}.py": test_text,

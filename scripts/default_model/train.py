@@ -22,6 +22,7 @@ import os
 import random
 import sys
 import time
+import types
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -31,6 +32,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, train
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine_reference"))
 import nemotronh_ref as ref  # noqa: E402
+from fast_nemotronh import FastNemotronH  # noqa: E402
 
 SPECIAL = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>",
            "</tool_call>", "<tool_response>", "</tool_response>"]
@@ -43,20 +45,20 @@ CONFIG = {
     "architectures": ["NemotronHForCausalLM"],
     "model_type": "nemotron_h",
     "vocab_size": 4096,
-    "hidden_size": 256,
+    "hidden_size": 320,
     "tie_word_embeddings": False,
-    "num_attention_heads": 8,
+    "num_attention_heads": 10,
     "num_key_value_heads": 2,
     "head_dim": 32,
     "attention_bias": False,
     "attention_dropout": 0.0,
     "max_position_embeddings": 16384,
-    "intermediate_size": 768,
+    "intermediate_size": 960,
     "mlp_hidden_act": "relu2",
     "mlp_bias": False,
     "use_mamba_kernels": False,
     "ssm_state_size": 32,
-    "mamba_num_heads": 16,
+    "mamba_num_heads": 20,
     "mamba_head_dim": 32,
     "mamba_hidden_act": "silu",
     "n_groups": 2,
@@ -85,7 +87,8 @@ CONFIG = {
     "residual_in_fp32": False,
     "rescale_prenorm_residual": True,
     "initializer_range": 0.02,
-    "hybrid_override_pattern": "M*M-MEM*M-",
+    # three attention layers: copying names and lines out of the context is most of the job
+    "hybrid_override_pattern": "M*M-M*EM*M-",
     "num_logits_to_keep": 1,
     "pad_token_id": 0,
     "bos_token_id": 1,
@@ -160,10 +163,57 @@ def batches(seqs, tokens_per_batch, rng):
 
 
 def loss_of(model, ids, mask):
-    logits = model(input_ids=ids).logits[:, :-1].float()
+    logits = model(ids)[:, :-1].float()
     target = ids[:, 1:]
     m = mask[:, 1:]
     return torch.nn.functional.cross_entropy(logits[m], target[m])
+
+
+def heldout_loss(model, seqs, tokens_per_batch):
+    model.eval()
+    losses = []
+    with torch.no_grad():
+        for ids, mask in batches(seqs, tokens_per_batch, random.Random(1)):
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                losses.append(loss_of(model, ids.cuda(), mask.cuda()).item())
+    return sum(losses) / max(1, len(losses))
+
+
+def parity(hf, fast):
+    """Max relative error of the fast model's logits against transformers', fp32, on random ids
+    long enough for several SSD chunks; refuses to train a model that computes something else."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, CONFIG["vocab_size"], (2, 3 * CONFIG["chunk_size"]), generator=g).cuda()
+    hf.eval(), fast.eval()
+    with torch.no_grad():
+        want = hf(input_ids=ids).logits.float()
+        got = fast(ids).float()
+    err = ((got - want).abs().max() / want.abs().max()).item()
+    if not err < 1e-4:
+        raise SystemExit(f"fast_nemotronh differs from transformers: max rel error {err:.2e}")
+    return err
+
+
+class GrowingCorpus:
+    """The complete lines that episode generators have appended to DIR/*.jsonl since last asked."""
+
+    def __init__(self, directory):
+        self.directory, self.offsets = directory, {}
+
+    def new_records(self):
+        out = []
+        for name in sorted(os.listdir(self.directory)) if os.path.isdir(self.directory) else []:
+            if not name.endswith(".jsonl"):
+                continue
+            path = os.path.join(self.directory, name)
+            with open(path, "rb") as f:
+                f.seek(self.offsets.get(path, 0))
+                data = f.read()
+            end = data.rfind(b"\n") + 1
+            self.offsets[path] = self.offsets.get(path, 0) + end
+            out += [json.loads(line) for line in data[:end].splitlines() if line.strip()]
+        return out
 
 
 def main():
@@ -171,6 +221,8 @@ def main():
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--resume", default=None)
+    ap.add_argument("--grow", default=None, help="a directory episode generators are still writing to: "
+                    "its new complete lines join the training set at every epoch")
     ap.add_argument("--budget-s", type=float, default=420)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--tokens-per-batch", type=int, default=65536)
@@ -211,19 +263,23 @@ def main():
           flush=True)
 
     from transformers import NemotronHConfig, NemotronHForCausalLM
-    config = NemotronHConfig(**CONFIG)
-    model = NemotronHForCausalLM(config)
+    hf = NemotronHForCausalLM(NemotronHConfig(**CONFIG))  # its initialisation is the one to train from
     # train what nagent's engine computes by default: dt clamped to time_step_limit (0, inf), as
     # NVIDIA's kernels and vLLM do (transformers' prefill path would clamp at time_step_min)
-    ref.set_dt_floor(model, 0.0)
+    ref.set_dt_floor(hf, 0.0)
+    model = FastNemotronH(types.SimpleNamespace(**CONFIG))
+    model.load_state_dict(hf.state_dict(), strict=True)
     step = 0
     if a.resume:
         state = torch.load(os.path.join(a.resume, "checkpoint.pt"), map_location="cpu")
         model.load_state_dict(state["model"])
         step = state["step"]
-    model = model.cuda()
+    hf, model = hf.cuda(), model.cuda()
+    print(f"parity with transformers (fp32, random ids): max rel error {parity(hf, model):.2e}", flush=True)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"model: {n_params / 1e6:.2f} M parameters, pattern {CONFIG['hybrid_override_pattern']}", flush=True)
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, betas=(0.9, 0.95), weight_decay=0.05)
 
     log = open(os.path.join(a.out, "train_log.jsonl"), "a")
@@ -233,8 +289,14 @@ def main():
     epoch = 0
     t_train = time.time()
     done = False
+    growing = GrowingCorpus(a.grow) if a.grow else None
     while not done:
         epoch += 1
+        if growing:
+            fresh = encode_sequences(tok, growing.new_records(), CONFIG["max_position_embeddings"])
+            train_seqs += fresh
+            print(f"epoch {epoch}: {len(fresh)} new sequences from {a.grow}, {len(train_seqs)} in all", flush=True)
+        model.train()
         for ids, mask in batches(train_seqs, a.tokens_per_batch, rng):
             # cosine decay over the time budget (the step count is not known in advance)
             frac = min(1.0, (time.time() - t_train) / max(1.0, budget_end - t_train))
@@ -252,7 +314,11 @@ def main():
             seen += ids.numel()
             if step % 20 == 0:
                 rec = {"step": step, "epoch": epoch, "loss": round(loss.item(), 4), "lr": lr,
-                       "tokens": seen, "elapsed_s": round(time.time() - t_start, 1)}
+                       "tokens": seen, "elapsed_s": round(time.time() - t_start, 1),
+                       "tokens_per_s": round(seen / (time.time() - t_train))}
+                if step % 200 == 0:
+                    rec["heldout_loss"] = round(heldout_loss(model, held_seqs[:64], a.tokens_per_batch), 4)
+                    model.train()
                 log.write(json.dumps(rec) + "\n")
                 log.flush()
                 print(rec, flush=True)
@@ -260,13 +326,7 @@ def main():
                 done = True
                 break
 
-    model.eval()
-    with torch.no_grad():
-        losses = []
-        for ids, mask in batches(held_seqs[:200], a.tokens_per_batch, random.Random(1)):
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                losses.append(loss_of(model, ids.cuda(), mask.cuda()).item())
-    held_loss = sum(losses) / max(1, len(losses))
+    held_loss = heldout_loss(model, held_seqs[:200], a.tokens_per_batch)
     log.write(json.dumps({"step": step, "heldout_loss": round(held_loss, 4),
                           "train_tokens_per_s": round(seen / (time.time() - t_train))}) + "\n")
     log.close()
@@ -280,11 +340,12 @@ def main():
     ref.write_checkpoint(model_dir, CONFIG, hub, shards=2)
 
     # parity fixture: transformers' fp32 logits over the shipped (bf16-rounded) weights
-    model.load_state_dict({k: v.float() for k, v in ref.hf_state_dict(hub).items()})
-    model = model.float().eval()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    hf.load_state_dict({k: v.float() for k, v in ref.hf_state_dict(hub).items()})
+    hf = hf.float().eval()
     ids = held_seqs[0][0][:96].unsqueeze(0).cuda()
     with torch.no_grad():
-        logits = model(input_ids=ids).logits[0].float().cpu()
+        logits = hf(input_ids=ids).logits[0].float().cpu()
     save_file({"prompt_ids": ids[0].cpu(), "prefill_logits": logits.contiguous()},
               os.path.join(a.out, "reference.safetensors"))
     print(f"done in {time.time() - t_start:.0f} s", flush=True)
