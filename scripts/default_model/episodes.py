@@ -176,7 +176,7 @@ def write_repo(repo, root):
     subprocess.run(git + ["commit", "-qm", "initial"], check=True)
 
 
-def play(nagent, repo, rng, workdir):
+def play(nagent, repo, rng, workdir, policy=None):
     """Runs one episode; returns (sequences, error)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.teacher = Teacher(repo, rng)
@@ -188,7 +188,8 @@ def play(nagent, repo, rng, workdir):
     env = dict(os.environ, NAGENT_HOME=os.path.join(workdir, "home"), NAGENT_MAX_RETRIES="0")
     try:
         proc = subprocess.run([nagent, "run", "swe_fix", "--repo", root, "--task", repo.task, "--quiet",
-                               "--endpoint", f"http://127.0.0.1:{server.server_port}/v1", "--model", "teacher"],
+                               "--endpoint", f"http://127.0.0.1:{server.server_port}/v1", "--model", "teacher"]
+                              + (["--policy", policy] if policy else []),
                               env=env, capture_output=True, timeout=120)
     finally:
         server.shutdown()
@@ -223,6 +224,7 @@ def main():
     ap.add_argument("--count", type=int, required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--policy", default=None, help="sandbox policy for the runs (default: the recipe's)")
     ap.add_argument("--repos-only", action="store_true", help="write the repositories as JSON, play nothing")
     a = ap.parse_args()
     nagent = os.path.abspath(a.nagent)
@@ -237,7 +239,7 @@ def main():
                 out.write(json.dumps({"episode": i, "task": repo.task, "files": repo.files,
                                       "bug": repo.bug.__dict__}) + "\n")
                 continue
-            sequences, error = play(nagent, repo, rng, work)
+            sequences, error = play(nagent, repo, rng, work, a.policy)
             if error:
                 errors += 1
                 print(f"episode {i}: {error}", file=sys.stderr)
