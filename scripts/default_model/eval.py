@@ -34,7 +34,7 @@ def run_task(nagent, repo, work, model, timeout_s):
     env["NAGENT_HOME"] = os.path.join(work, "home")
     cmd = [nagent, "run", "swe_fix", "--repo", root, "--task", repo.task, "--json", "--max-steps", "12"]
     if model:
-        cmd += ["--model", model]
+        cmd += ["--backend", "local", "--model", model]
     t0 = time.time()
     try:
         proc = subprocess.run(cmd, env=env, capture_output=True, timeout=timeout_s)

@@ -87,8 +87,8 @@ CONFIG = {
     "residual_in_fp32": False,
     "rescale_prenorm_residual": True,
     "initializer_range": 0.02,
-    # three attention layers: copying names and lines out of the context is most of the job
-    "hybrid_override_pattern": "M*M-M*EM*M-",
+    # four attention layers: copying names and lines out of the context is most of the job
+    "hybrid_override_pattern": "M*M*-*E*M-",
     "num_logits_to_keep": 1,
     "pad_token_id": 0,
     "bos_token_id": 1,
@@ -195,6 +195,25 @@ def parity(hf, fast):
     return err
 
 
+def copy_batch(gen, rows, length):
+    """Auxiliary batches that teach copying (induction): random token spans that recur later in
+    the row; the loss is on the recurrences after their first token. The episodes alone were too
+    few for a small model to learn to copy names and lines instead of memorising them."""
+    ids = torch.randint(len(SPECIAL), CONFIG["vocab_size"], (rows, length), generator=gen)
+    mask = torch.zeros(rows, length, dtype=torch.bool)
+    for r in range(rows):
+        pos = 0
+        while True:
+            n = int(torch.randint(8, 160, (1,), generator=gen))
+            gap = int(torch.randint(0, 200, (1,), generator=gen))
+            if pos + 2 * n + gap > length:
+                break
+            ids[r, pos + n + gap:pos + 2 * n + gap] = ids[r, pos:pos + n]
+            mask[r, pos + n + gap + 1:pos + 2 * n + gap] = True
+            pos += 2 * n + gap
+    return ids, mask
+
+
 class GrowingCorpus:
     """The complete lines that episode generators have appended to DIR/*.jsonl since last asked."""
 
@@ -227,6 +246,8 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--tokens-per-batch", type=int, default=65536)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--copy-share", type=float, default=0.5,
+                    help="share of steps on the auxiliary copying batches (copy_batch)")
     a = ap.parse_args()
     t_start = time.time()
     torch.manual_seed(a.seed)
@@ -290,6 +311,7 @@ def main():
     t_train = time.time()
     done = False
     growing = GrowingCorpus(a.grow) if a.grow else None
+    copy_gen = torch.Generator().manual_seed(a.seed + 1)
     while not done:
         epoch += 1
         if growing:
@@ -298,6 +320,9 @@ def main():
             print(f"epoch {epoch}: {len(fresh)} new sequences from {a.grow}, {len(train_seqs)} in all", flush=True)
         model.train()
         for ids, mask in batches(train_seqs, a.tokens_per_batch, rng):
+            copying = rng.random() < a.copy_share
+            if copying:
+                ids, mask = copy_batch(copy_gen, a.tokens_per_batch // 1024, 1024)
             # cosine decay over the time budget (the step count is not known in advance)
             frac = min(1.0, (time.time() - t_train) / max(1.0, budget_end - t_train))
             lr = a.lr * min(1.0, (step + 1) / warmup) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
@@ -313,7 +338,7 @@ def main():
             step += 1
             seen += ids.numel()
             if step % 20 == 0:
-                rec = {"step": step, "epoch": epoch, "loss": round(loss.item(), 4), "lr": lr,
+                rec = {"step": step, "epoch": epoch, "loss": round(loss.item(), 4), "copying": copying, "lr": lr,
                        "tokens": seen, "elapsed_s": round(time.time() - t_start, 1),
                        "tokens_per_s": round(seen / (time.time() - t_train))}
                 if step % 200 == 0:
