@@ -59,6 +59,7 @@ struct ChatRequest {
 struct Usage {
   int64_t prompt_tokens = 0;
   int64_t completion_tokens = 0;
+  int64_t cached_prompt_tokens = 0;  // leading prompt tokens served from saved state / prefix cache
   bool reported = false;  // false: the server sent no usage
 };
 

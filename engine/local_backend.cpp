@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -94,6 +95,7 @@ class LocalBackend : public Backend {
         greedy_(model_decodes_greedily(dir_)),
         session_(*model_) {
     if (auto id = tokenizer_.token_to_id("<|im_end|>")) stop_ids_.push_back(*id);
+    im_start_id_ = tokenizer_.token_to_id("<|im_start|>");
     for (int64_t id : model_->config().eos_token_ids) stop_ids_.push_back(static_cast<int32_t>(id));
     if (auto id = tokenizer_.eos_id()) stop_ids_.push_back(*id);
   }
@@ -105,9 +107,14 @@ class LocalBackend : public Backend {
     if (static_cast<int64_t>(ids.size()) >= window)
       throw ContextOverflowError("prompt of " + std::to_string(ids.size()) + " tokens does not fit the model's context of " +
                                  std::to_string(window) + " tokens");
-    // Restart from the last prompt's state when the history changed under the session (the
-    // template collapses earlier reasoning once a new user message arrives).
-    session_.sync(ids, have_prompt_snapshot_ ? &prompt_snapshot_ : nullptr);
+    // The state is saved just before the prompt's last turn header (`<|im_start|>assistant\n
+    // <think>\n`): the next request re-renders this turn without its reasoning (the template
+    // collapses it), so the history up to the header is what stays a prefix of the next prompt.
+    // Saving after the whole prompt would make every later prompt miss it and re-prefill all.
+    const auto header = im_start_id_ ? std::find(ids.rbegin(), ids.rend(), *im_start_id_) : ids.rend();
+    const std::vector<int32_t> stable(ids.begin(), header == ids.rend() ? ids.end() : header.base() - 1);
+    const int64_t computed = session_.sync(stable, have_prompt_snapshot_ ? &prompt_snapshot_ : nullptr);
+    const int64_t cached = static_cast<int64_t>(stable.size()) - computed;
     prompt_snapshot_ = session_.snapshot();
     have_prompt_snapshot_ = true;
 
@@ -132,6 +139,7 @@ class LocalBackend : public Backend {
     reply.content = split.content();
     reply.finish_reason = result.finish_reason;
     reply.usage.prompt_tokens = static_cast<int64_t>(ids.size());
+    reply.usage.cached_prompt_tokens = cached;
     reply.usage.completion_tokens = static_cast<int64_t>(result.tokens.size()) + (result.stop_token >= 0 ? 1 : 0);
     reply.usage.reported = true;
     reply.model = dir_;
@@ -156,6 +164,7 @@ class LocalBackend : public Backend {
   engine::SessionSnapshot prompt_snapshot_;
   bool have_prompt_snapshot_ = false;
   std::vector<int32_t> stop_ids_;
+  std::optional<int32_t> im_start_id_;
 };
 
 }  // namespace

@@ -87,6 +87,9 @@ void ReplyAssembler::add_usage(const json& usage) {
   // Servers that report usage on every chunk send running totals: the last one wins.
   reply_.usage.prompt_tokens = integer_of(usage, "prompt_tokens");
   reply_.usage.completion_tokens = integer_of(usage, "completion_tokens");
+  // vLLM and SGLang (with prefix caching on) report the cached share as OpenAI does.
+  if (auto details = usage.find("prompt_tokens_details"); details != usage.end() && details->is_object())
+    reply_.usage.cached_prompt_tokens = integer_of(*details, "cached_tokens");
   reply_.usage.reported = true;
 }
 

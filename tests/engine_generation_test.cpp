@@ -169,10 +169,24 @@ TEST_CASE("local backend: chat template, generation, usage, streamed deltas, ses
   CHECK(reasoning == a.reasoning);  // the prompt ends in "<think>\n": output starts as reasoning
   CHECK(content == a.content);
   CHECK(!(a.reasoning + a.content).empty());
-  // Greedy and the same prompt: the same reply, from the session's saved prompt state.
+  CHECK(a.usage.cached_prompt_tokens == 0);  // a fresh session computes everything
+  // Greedy and the same prompt: the same reply, from the session's saved prompt state, which
+  // ends just before the last turn header (`<|im_start|>assistant\n<think>\n`).
   const ChatReply b = backend->chat(req, {});
   CHECK(b.reasoning == a.reasoning);
   CHECK(b.content == a.content);
+  const Tokenizer tok = Tokenizer::from_model_dir(dir.path.string());
+  const auto header = static_cast<int64_t>(tok.encode("<|im_start|>assistant\n<think>\n").size());
+  CHECK(b.usage.cached_prompt_tokens == a.usage.prompt_tokens - header);
+  // The next turn re-renders the reply without its reasoning: everything before that turn's
+  // header is still reused rather than prefilled again.
+  ChatRequest next = req;
+  Message said{"assistant", a.content, a.reasoning, {}, {}, {}};
+  next.messages.push_back(said);
+  next.messages.push_back(Message::user("And now?"));
+  const ChatReply c = backend->chat(next, {});
+  CHECK(c.usage.cached_prompt_tokens == b.usage.cached_prompt_tokens);
+  CHECK(c.usage.prompt_tokens > a.usage.prompt_tokens);
   // A prompt over the 4096-token window is a ContextOverflowError, so the agent can compact.
   req.messages.push_back(Message::user(std::string(5000, 'x')));
   CHECK_THROWS_AS(backend->chat(req, {}), ContextOverflowError);
