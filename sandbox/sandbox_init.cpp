@@ -130,8 +130,8 @@ void run_init(const InitPlan& plan) noexcept {
     if (!ok) ::_exit(125);
   };
 
-  if (plan.cgroup_procs)
-    for (const auto& procs : *plan.cgroup_procs) fail(write_file(procs.c_str(), "0", report));
+  if (plan.cgroup_join_files)
+    for (const auto& file : *plan.cgroup_join_files) fail(write_file(file.c_str(), "0", report));
   if (plan.user_namespace) {
     // A caller that changed uid is not dumpable, which leaves /proc/self/*_map owned by
     // root and unwritable for it.
