@@ -4,11 +4,16 @@
 //   plain runner   make_plain_runner() (policy none): pipes, poll, process group
 //   nagent default make_runner(default policy): namespaces, mounts, seccomp, cgroups
 //   bwrap          bubblewrap with the equivalent view, namespaces and the same seccomp program
+// then the same for fork+exec and nagent default with a pause before every run, as an
+// agent's commands come (costs that back-to-back runs share, e.g. an RCU grace period
+// the kernel has just completed for the previous run, are paid afresh by each),
 // and then a 100-test Python unittest suite inside the default sandbox against outside it.
+// The load average is printed with every part (the machine is shared).
 //
 // usage: bench_sandbox_startup [RUNS (default 1000)] [SUITE_REPEATS (default 10)]
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -77,6 +82,19 @@ std::vector<std::string> bwrap_args(const Policy& policy, const std::string& wor
   return a;
 }
 
+// CPU time of this process's reaped descendants so far (a sandboxed run's processes are
+// reaped by its init, which the runner reaps, so they count too).
+double children_cpu_ms() {
+  rusage u{};
+  ::getrusage(RUSAGE_CHILDREN, &u);
+  return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e3 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e3;
+}
+
+void print_load(const char* when) {
+  double load[3] = {0, 0, 0};
+  if (::getloadavg(load, 3) == 3) std::printf("  (load average %s: %.2f %.2f %.2f)\n", when, load[0], load[1], load[2]);
+}
+
 struct Variant {
   const char* name;
   std::function<void()> run;
@@ -135,6 +153,7 @@ int main(int argc, char** argv) {
   // that then competes for the CPUs: after a bwrap block the bench waits for the machine
   // to go quiet again, so that cost lands on bwrap and not on the next variant.
   constexpr int kBlock = 50;
+  print_load("at the start");
   for (int done = 0; done < runs; done += kBlock)
     for (auto& v : variants) {
       for (int i = done; i < std::min(runs, done + kBlock); ++i) {
@@ -151,6 +170,24 @@ int main(int argc, char** argv) {
                 percentile(v.ms, 0.5), percentile(v.ms, 0.99), percentile(v.ms, 0.5) - base);
   if (variants.size() == 4)
     std::printf("  nagent default / bwrap (p50): %.2f\n", percentile(variants[2].ms, 0.5) / percentile(variants[3].ms, 0.5));
+  print_load("after");
+
+  // Spaced runs: 100 ms of idleness before each, alternating fork+exec and nagent default.
+  constexpr int kSpaced = 50;
+  std::vector<double> spaced[2];
+  for (int i = 0; i < kSpaced; ++i)
+    for (int v = 0; v < 2; ++v) {
+      ::usleep(100 * 1000);
+      auto start = Clock::now();
+      variants[v == 0 ? 0 : 2].run();
+      spaced[v].push_back(ms_since(start));
+    }
+  std::printf("spaced start-up: %d runs of each, 100 ms apart\n", kSpaced);
+  for (int v = 0; v < 2; ++v)
+    std::printf("  %-22s p50 %7.3f ms  p90 %7.3f ms\n", v == 0 ? "fork+exec" : "nagent default",
+                percentile(spaced[v], 0.5), percentile(spaced[v], 0.9));
+  std::printf("  overhead (p50) %+7.3f ms\n", percentile(spaced[1], 0.5) - percentile(spaced[0], 0.5));
+  print_load("after");
 
   // A 100-test Python suite (each test does a little computing and file I/O in /tmp),
   // run with the same interpreter outside (plain runner) and inside the default sandbox.
@@ -172,10 +209,14 @@ int main(int argc, char** argv) {
   Command py;
   py.argv = {"python3", "-m", "unittest", "-q", "test_suite"};
   py.workdir = workspace;
-  std::vector<double> outside, inside;
+  std::vector<double> outside, inside, outside_cpu, inside_cpu;
   for (int i = 0; i < suite_repeats; ++i) {
+    double cpu0 = children_cpu_ms();
     auto a = plain->run(py);
+    double cpu1 = children_cpu_ms();
     auto b = sandbox->run(py);
+    outside_cpu.push_back(cpu1 - cpu0);
+    inside_cpu.push_back(children_cpu_ms() - cpu1);
     if (!a.ok() || !b.ok() || a.stderr_data.find("Ran 100 tests") == std::string::npos ||
         b.stderr_data.find("Ran 100 tests") == std::string::npos) {
       std::fprintf(stderr, "suite failed:\n%s\n%s\n", a.stderr_data.c_str(), b.stderr_data.c_str());
@@ -188,6 +229,10 @@ int main(int argc, char** argv) {
   std::printf("100-test Python suite (python3 -m unittest), %d runs each, interleaved\n", suite_repeats);
   std::printf("  outside (plain runner)  p50 %8.1f ms\n  inside (default)        p50 %8.1f ms\n  overhead %+.1f%%\n", o,
               in, (in / o - 1) * 100);
+  std::printf("  CPU time (user+sys of the run's processes) p50: outside %.1f ms, inside %.1f ms (%+.1f%%)\n",
+              percentile(outside_cpu, 0.5), percentile(inside_cpu, 0.5),
+              (percentile(inside_cpu, 0.5) / percentile(outside_cpu, 0.5) - 1) * 100);
+  print_load("after");
   fs::remove_all(workspace);
   return 0;
 }

@@ -206,7 +206,7 @@ CgroupPool::Slot CgroupPool::make_slot(int index) {
     if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST)
       throw SandboxError("cgroup: mkdir " + dir + ": " + std::strerror(errno));
     slot.dirs.push_back(dir);
-    slot.procs_files.push_back(dir + "/cgroup.procs");
+    slot.join_files.push_back(dir + (v2_ ? "/cgroup.procs" : "/tasks"));
     std::vector<std::pair<std::string, std::string>> settings;
     bool all = c.name.empty();  // v2: every controller in one directory
     if ((all || c.name == "memory") && limits_.memory_mb) {
@@ -267,7 +267,7 @@ CgroupPool::Lease CgroupPool::acquire() {
   slot.oom_kills = limits_.memory_mb ? oom_kills(slot) : 0;
   slot.pids_refused = limits_.processes ? pids_refused(slot) : 0;
   if (v2_) return {static_cast<int>(i), slot.dir_fd, nullptr};
-  return {static_cast<int>(i), -1, &slot.procs_files};
+  return {static_cast<int>(i), -1, &slot.join_files};
 }
 
 std::string CgroupPool::release(const Lease& lease) {

@@ -27,8 +27,12 @@ class CgroupPool {
     // cgroup v2: the directory, for clone3(CLONE_INTO_CGROUP), which starts the run's
     // first process inside it (no migration, which would wait for an RCU grace period).
     int dir_fd = -1;
-    // cgroup v1: files the run's first process writes "0" to, joining before it forks.
-    const std::vector<std::string>* procs_files = nullptr;
+    // cgroup v1: the `tasks` files the run's first process writes "0" to, joining before
+    // it forks. `tasks` and not `cgroup.procs`: moving only the calling thread skips the
+    // kernel's global threadgroup lock, whose write side waits for a full RCU grace period
+    // (5-20 ms) whenever the last migration is more than a grace period ago, i.e. on nearly
+    // every run of an agent. (The first process is single-threaded: the same move.)
+    const std::vector<std::string>* join_files = nullptr;
   };
   Lease acquire();
   // After every process of the run is gone: notes on limits the run hit ("" when none);
@@ -43,7 +47,7 @@ class CgroupPool {
   };
   struct Slot {
     std::vector<std::string> dirs;
-    std::vector<std::string> procs_files;
+    std::vector<std::string> join_files;
     int dir_fd = -1;  // v2 only
     uint64_t oom_kills = 0;  // counters at the start of the current run
     uint64_t pids_refused = 0;

@@ -19,6 +19,7 @@
 #include <utility>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/deferred_close.h"
 #include "sandbox/environment.h"
 #include "sandbox/filesystem_view.h"
 #include "sandbox/network.h"
@@ -69,6 +70,20 @@ struct Pipe {
     write = -1;
   }
 };
+
+// Hands a descriptor to a DeferredClose at the end of its scope (also when run() throws).
+struct CloseLater {
+  DeferredClose& closer;
+  int fd;
+  ~CloseLater() { closer.close_later(fd); }
+};
+
+// A reference to the namespace of kind `ns` ("mnt", ...) of process pid; -1 when it cannot
+// be had (the process already gone, or not ours to inspect any more).
+int open_namespace(pid_t pid, const char* ns) {
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + ns;
+  return ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+}
 
 std::string policy_label(const Policy& p) { return p.source.empty() ? p.name : p.source; }
 
@@ -192,7 +207,7 @@ class IsolatedRunner final : public Runner {
     CgroupPool::Lease lease;
     if (cgroups_) {
       lease = cgroups_->acquire();
-      plan.cgroup_procs = lease.procs_files;
+      plan.cgroup_join_files = lease.join_files;
     }
     int pidfd = -1;
     pid_t pid = clone_into(namespace_flags_, &pidfd, lease.dir_fd);
@@ -203,6 +218,10 @@ class IsolatedRunner final : public Runner {
       if (cgroups_) cgroups_->release(lease);
       throw SandboxError(std::string("cannot start the sandbox (clone: ") + std::strerror(clone_errno) + ")");
     }
+    // The run's mount namespace, held until the run is over so its teardown (an RCU grace
+    // period) happens on the DeferredClose thread rather than in init's exit, which the
+    // caller would wait for. Nothing of the run can reach it: every process is gone by then.
+    CloseLater mount_namespace{closer_, (namespace_flags_ & CLONE_NEWNS) ? open_namespace(pid, "mnt") : -1};
 
     Result result;
     Child child;
@@ -316,6 +335,7 @@ class IsolatedRunner final : public Runner {
   std::unique_ptr<CgroupPool> cgroups_;
   std::string standing_notes_;  // mechanisms this host lacks that the policy accepts
   int netns_fd_ = -1;           // the runner's loopback-only network namespace
+  DeferredClose closer_;        // finished runs' mount namespaces
 };
 
 }  // namespace

@@ -27,7 +27,7 @@ struct InitPlan {
   const FilesystemView* view = nullptr;     // null: no filesystem view (namespaces off)
   const ProcessLimits* limits = nullptr;
   const SeccompProgram* seccomp = nullptr;  // null: no syscall filter
-  const std::vector<std::string>* cgroup_procs = nullptr;
+  const std::vector<std::string>* cgroup_join_files = nullptr;  // cgroup v1: write "0" to each
   std::string workdir;
   std::vector<char*> argv, envp;            // null-terminated
   std::vector<std::string> candidates;      // executables to try, in order

@@ -2,8 +2,10 @@
 // attempt is a resource bomb), each asserting the specific denial and, where it matters,
 // that the host is untouched afterwards.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -249,6 +251,53 @@ TEST_CASE("escape: pushing keystrokes into a terminal (TIOCSTI) is denied") {
   Sandbox sb;
   auto r = sb.python("import fcntl, termios\ntry:\n    fcntl.ioctl(0, termios.TIOCSTI, b'x')\nexcept OSError as e:\n    print(e.errno)\n");
   CHECK(r.stdout_data == "1\n");
+}
+
+TEST_CASE("escape: the caller's controlling terminal cannot be reached or taken") {
+  // A child of the test gets a pseudo-terminal as its controlling terminal and runs the
+  // sandbox with that terminal as stdin/stdout/stderr, as `nagent sandbox` in a shell does.
+  pid_t child = ::fork();
+  if (child == 0) {
+    int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0 || ::setsid() < 0) ::_exit(10);
+    int slave = ::open(::ptsname(master), O_RDWR);  // a session leader's first tty: its terminal
+    if (slave < 0 || ::dup2(slave, 0) < 0 || ::dup2(slave, 1) < 0 || ::dup2(slave, 2) < 0) ::_exit(11);
+    int own = ::open("/dev/tty", O_RDWR);  // the attempt below can fail only if this works
+    if (own < 0) ::_exit(12);
+    ::close(own);
+    Sandbox sb;
+    std::ofstream(sb.workspace.path / "probe.py")
+        << "import errno, fcntl, os, termios\n"
+           "out = []\n"
+           "try:\n    os.open('/dev/tty', os.O_RDWR)\n    out.append('opened')\n"
+           "except OSError as e:\n    out.append(errno.errorcode[e.errno])\n"
+           "os.setsid()\n"
+           "try:\n    fcntl.ioctl(0, termios.TIOCSCTTY, 1)\n    out.append('taken')\n"
+           "except OSError as e:\n    out.append(errno.errorcode[e.errno])\n"
+           "open('result', 'w').write(' '.join(out))\n";
+    Command c;
+    c.argv = {"/usr/bin/python3", "probe.py"};
+    c.workdir = sb.workspace.path.string();
+    c.passthrough_stdio = true;
+    c.timeout_s = 20;
+    auto r = sb.runner->run(c);
+    std::ifstream in(sb.workspace.path / "result");
+    std::string result((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ::_exit(!r.ok() ? 13 : result == "ENXIO EPERM" ? 0 : 14);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);  // 14: /dev/tty opened or the terminal taken inside
+}
+
+TEST_CASE("escape: the memory and environment of the sandbox's init (a copy of nagent's) cannot be read") {
+  Sandbox sb;
+  auto r = sb.python("for path in ['/proc/1/mem', '/proc/1/environ']:\n"
+                     "    try:\n        f = open(path, 'rb'); f.seek(0); f.read(1)\n        print('read')\n"
+                     "    except OSError as e:\n        print(e.errno)\n"
+                     "print(len(open('/proc/self/environ', 'rb').read()) > 0)\n");
+  CHECK(r.stdout_data == "13\n13\nTrue\n");  // EACCES; the command's own environment stays readable
 }
 
 TEST_CASE("escape: a fork bomb is bounded by the process limit and the host is unaffected") {
