@@ -147,6 +147,10 @@ class LocalBackend : public Backend {
 
   int64_t context_window() const override { return model_->config().max_position_embeddings; }
 
+  std::optional<int64_t> count_tokens(const std::string& text) const override {
+    return static_cast<int64_t>(tokenizer_.encode(text).size());
+  }
+
  private:
   std::unique_ptr<NemotronH> model_;
   Tokenizer tokenizer_;
