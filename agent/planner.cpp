@@ -89,7 +89,7 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
   // The conversation, sent as is each step; it grows at the end except where a compaction
   // (an explicit, journaled event) rewrites it.
   TokenCounter counter(&backend_);
-  Conversation conversation(request.messages, counter, counter.count_text(request.tools.dump()));
+  Conversation conversation(request.messages, counter, request.tools.dump());
   const int64_t window = config_.context.resolve_window(backend_.context_window());
   ArtifactStore& artifacts = journal_.artifacts();
   Compactor compactor(config_.context, window, backend_, &artifacts, config_.on_compaction, config_.sampling);

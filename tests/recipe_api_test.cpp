@@ -56,8 +56,10 @@ TEST_CASE("recipe api: a Lua-defined tool is offered to the model and runs its p
   CHECK(r.ok);
   CHECK(r.summary == "words: 1");
   const json tools = f.server.requests()[0]["tools"];
-  REQUIRE(tools.size() == 2);
+  REQUIRE(tools.size() == 4);  // the two listed, then the artifact tools every agent has
   CHECK(tools[0]["function"]["name"] == "word_count");
+  CHECK(tools[2]["function"]["name"] == "read_artifact");
+  CHECK(tools[3]["function"]["name"] == "search_artifact");
   CHECK(f.last_message(1) == "words: 1");
 }
 

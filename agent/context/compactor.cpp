@@ -60,15 +60,16 @@ Compaction Compactor::compact(const Conversation& c, int step, const std::string
   for (size_t i = first_free; i < recent; ++i) {
     Message& m = shrunk[i];
     if (m.role == "assistant" && !m.reasoning.empty()) {
+      Message before = m;
       m.reasoning.clear();
-      tokens[i] = std::min(tokens[i], counter.count(m));
+      tokens[i] = counter.recount(tokens[i], before, m);
     } else if (m.role == "tool" && artifacts_ && m.content.size() > 512) {
       std::optional<ArtifactInfo> known;
       if (!ents[i].artifact.empty()) known = artifacts_->info(ents[i].artifact);
       const ArtifactInfo a = known ? *known : artifacts_->put(m.content);
       Message elided = m;
       elided.content = elided_output(m.name, a);
-      const int64_t t = counter.count(elided);
+      const int64_t t = counter.recount(tokens[i], m, elided);
       if (t >= tokens[i]) continue;
       out.elided.emplace_back(i, elided.content);
       m = std::move(elided);

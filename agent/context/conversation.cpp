@@ -41,8 +41,11 @@ Compaction Compaction::from_json(const json& j) {
   return c;
 }
 
-Conversation::Conversation(std::vector<Message>& messages, TokenCounter& counter, int64_t fixed_tokens)
-    : messages_(messages), counter_(counter), fixed_tokens_(fixed_tokens) {
+Conversation::Conversation(std::vector<Message>& messages, TokenCounter& counter, std::string fixed_text)
+    : messages_(messages),
+      counter_(counter),
+      fixed_text_(std::move(fixed_text)),
+      fixed_tokens_(counter_.count_text(fixed_text_)) {
   messages_.clear();
 }
 
@@ -61,10 +64,10 @@ int64_t Conversation::tokens() const {
 void Conversation::measured(int64_t prompt_tokens) {
   if (prompt_tokens <= 0) return;
   if (!calibrated_ && !counter_.exact()) {
-    size_t chars = 0;
+    size_t chars = fixed_text_.size();
     for (const auto& m : messages_) chars += TokenCounter::chars_of(m);
-    // The schemas' share is unknown; leave their estimate as it is.
-    counter_.calibrate(chars, std::max<int64_t>(1, prompt_tokens - fixed_tokens_));
+    counter_.calibrate(chars, prompt_tokens);
+    fixed_tokens_ = std::min(counter_.count_text(fixed_text_), prompt_tokens);
     calibrated_ = true;
   }
   // The messages since the last report take the reported difference, in proportion.
@@ -90,22 +93,23 @@ void Conversation::measured(int64_t prompt_tokens) {
 }
 
 void Conversation::apply(const Compaction& c) {
-  auto recount = [&](size_t i) {
-    const int64_t t = counter_.count(messages_[i]);
+  auto set_tokens = [&](size_t i, int64_t t) {
     sum_ += t - entries_[i].tokens;
     entries_[i].tokens = t;
   };
   size_t first = SIZE_MAX;
   for (size_t i = 0; i < std::min(c.reasoning_before, messages_.size()); ++i)
     if (messages_[i].role == "assistant" && !messages_[i].reasoning.empty()) {
+      Message before = messages_[i];
       messages_[i].reasoning.clear();
-      recount(i);
+      set_tokens(i, counter_.recount(entries_[i].tokens, before, messages_[i]));
       first = std::min(first, i);
     }
   for (const auto& [index, text] : c.elided) {
     if (index >= messages_.size()) continue;
+    Message before = messages_[index];
     messages_[index].content = text;
-    recount(index);
+    set_tokens(index, counter_.recount(entries_[index].tokens, before, messages_[index]));
     first = std::min(first, index);
   }
   if (c.summarizes() && c.span_end <= messages_.size()) {
@@ -114,7 +118,7 @@ void Conversation::apply(const Compaction& c) {
     entries_.erase(entries_.begin() + long(c.span_begin), entries_.begin() + long(c.span_end));
     messages_.insert(messages_.begin() + long(c.span_begin), Message::user(c.summary));
     entries_.insert(entries_.begin() + long(c.span_begin), ContextEntry{0, -1, false, {}});
-    recount(c.span_begin);
+    set_tokens(c.span_begin, counter_.count(messages_[c.span_begin]));
     first = std::min(first, c.span_begin);
   }
   first_changed_ = std::min(first_changed_, first);

@@ -44,8 +44,8 @@ struct ContextEntry {
 class Conversation {
  public:
   // messages: the vector the agent's ChatRequest sends (kept in step with the entries);
-  // fixed_tokens: what every prompt carries besides messages (tool schemas).
-  Conversation(std::vector<Message>& messages, TokenCounter& counter, int64_t fixed_tokens);
+  // fixed_text: what every prompt carries besides messages (the tool schemas' JSON).
+  Conversation(std::vector<Message>& messages, TokenCounter& counter, std::string fixed_text);
 
   void append(Message m, int step, bool pinned = false, std::string artifact = {});
   // The reply to a request holding every message so far reported its prompt size: from now
@@ -71,6 +71,7 @@ class Conversation {
   std::vector<Message>& messages_;
   std::vector<ContextEntry> entries_;
   TokenCounter& counter_;
+  std::string fixed_text_;
   int64_t fixed_tokens_;
   int64_t sum_ = 0;                // entry tokens, all of them
   size_t measured_count_ = 0;      // messages covered by the last report (0: none since a compaction)

@@ -37,6 +37,10 @@ int64_t TokenCounter::count(const Message& m) const {
   return int64_t(std::ceil(double(chars_of(m)) / chars_per_token_));
 }
 
+int64_t TokenCounter::recount(int64_t measured, const Message& before, const Message& after) const {
+  return std::max<int64_t>(1, measured + count(after) - count(before));
+}
+
 void TokenCounter::calibrate(size_t chars, int64_t tokens) {
   if (tokens <= 0 || chars == 0) return;
   chars_per_token_ = std::clamp(double(chars) / double(tokens), 1.0, 8.0);

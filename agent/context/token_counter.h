@@ -22,6 +22,11 @@ class TokenCounter {
   // The characters a message contributes to a prompt (content, reasoning, calls, framing).
   static size_t chars_of(const Message& m);
 
+  // A message's count after a change (a compaction dropped its reasoning or elided its
+  // output): the measured count moved by the estimated difference, so what a measurement
+  // learned about it (framing, wire overhead) stays.
+  int64_t recount(int64_t measured, const Message& before, const Message& after) const;
+
   // A reported prompt: `chars` characters were `tokens` tokens.
   void calibrate(size_t chars, int64_t tokens);
   double chars_per_token() const { return chars_per_token_; }
