@@ -148,6 +148,28 @@ TEST_CASE("context: kill -9 at random points; resume reproduces the context and 
     for (const auto& [k, n] : effects) repeats += n - 1;
     CHECK(repeats <= kills);
   }
+
+  // A fork at a past turn continues with exactly the context the original had there.
+  auto nagent = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), NAGENT_BINARY);
+    return run_child(args, cli.env(), "", 120);
+  };
+  ChildResult forked = nagent({"sessions", "fork", "reference", "--at", "20", "--session", "forked"});
+  INFO("fork stderr: " << forked.err);
+  REQUIRE(forked.exit_code == 0);
+  CHECK(forked.out == "forked\n");
+  CHECK(nagent({"sessions", "fork", "reference", "--at", "999"}).err.find("past them") != std::string::npos);
+  ChildResult resumed = nagent({"run", "--resume", "forked", "--quiet"});
+  INFO("resumed fork stderr: " << resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  ChildResult show = nagent({"sessions", "show", "forked"});
+  CHECK(show.out.find("forked from reference at step 20") != std::string::npos);
+  CHECK(show.out.find("context ") != std::string::npos);  // the compaction lines
+  CHECK(show.out.find("/16.4k") != std::string::npos);    // fill against the window
+  // The export carries every stored output once, before the event that names it.
+  ChildResult exported = nagent({"sessions", "export", "reference"});
+  CHECK(exported.out.find("\"type\":\"context_compaction\"") != std::string::npos);
+
   std::lock_guard lock(model.mutex);
   CHECK(model.mismatches.empty());
   CHECK(model.by_step.size() == size_t(kTurns + 1));
