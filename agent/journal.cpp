@@ -5,7 +5,10 @@
 namespace nagent {
 
 Journal::Journal(SessionStore& store, std::string session_id, std::vector<StoredEvent> history)
-    : store_(store), session_id_(std::move(session_id)), history_(std::move(history)) {
+    : store_(store),
+      session_id_(std::move(session_id)),
+      artifacts_(store.path(), store.durability()),
+      history_(std::move(history)) {
   for (const auto& e : history_) {
     if (e.data.is_object() && e.data.contains("op") && e.data["op"].is_number_integer())
       ops_[e.data["op"].get<int>()].push_back(e);

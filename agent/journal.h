@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/context/artifact_store.h"
 #include "agent/session_store.h"
 
 namespace nagent {
@@ -35,6 +36,8 @@ class Journal {
 
   const std::string& session_id() const { return session_id_; }
   SessionStore& store() { return store_; }
+  // The session's stored tool outputs (same database, own connection).
+  ArtifactStore& artifacts() { return artifacts_; }
   void observe(Observer observer) { observers_.push_back(std::move(observer)); }
 
   // Appends an event (committed) and tells the observers; returns its seq.
@@ -56,6 +59,7 @@ class Journal {
  private:
   SessionStore& store_;
   std::string session_id_;
+  ArtifactStore artifacts_;
   std::vector<StoredEvent> history_;
   std::map<int, std::vector<StoredEvent>> ops_;  // recorded events per op (from history)
   std::vector<Observer> observers_;

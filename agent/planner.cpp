@@ -1,9 +1,12 @@
 #include "agent/planner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <future>
 
+#include "agent/context/tool_output_view.h"
 #include "agent/reply_calls.h"
+#include "tools/builtin.h"
 
 namespace nagent {
 namespace {
@@ -33,14 +36,23 @@ PlannedCall call_from_json(const json& j) {
   return p;
 }
 
-int64_t estimate_tokens(const std::vector<Message>& messages) {
-  size_t bytes = 0;
-  for (const auto& m : messages) {
-    bytes += m.content.size() + m.reasoning.size() + 8;
-    for (const auto& c : m.tool_calls) bytes += c.arguments.dump().size() + c.name.size() + 16;
-  }
-  return int64_t(bytes / 4);
+// Builds the tool context an agent runs with: the host's, reading this session's artifacts.
+ToolContext with_artifacts(const ToolContext& host, const ArtifactStore& artifacts) {
+  ToolContext c = host;
+  c.artifacts = &artifacts;
+  return c;
 }
+
+// The configured tools, plus the artifact tools (long outputs are shown by handle).
+ToolRegistry agent_tools(const ToolRegistry& all, const std::vector<std::string>& names) {
+  ToolRegistry r = names.empty() ? all : all.subset(names);
+  if (!r.find("read_artifact")) r.add(make_read_artifact_tool());
+  if (!r.find("search_artifact")) r.add(make_search_artifact_tool());
+  return r;
+}
+
+// Tokens kept free below the window for the reply and the server's own framing.
+constexpr int64_t kWindowMargin = 256;
 
 }  // namespace
 
@@ -63,8 +75,8 @@ AgentResult AgentResult::from_json(const json& j) {
 Agent::Agent(AgentConfig config, Backend& backend, const ToolRegistry& tools, ToolContext& context, Journal& journal)
     : config_(std::move(config)),
       backend_(backend),
-      tools_(config_.tools.empty() ? tools : tools.subset(config_.tools)),
-      context_(context),
+      tools_(agent_tools(tools, config_.tools)),
+      context_(with_artifacts(context, journal.artifacts())),
       journal_(journal) {}
 
 AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks) {
@@ -74,9 +86,18 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
   request.tools = tools_.openai_schemas();
   request.sampling = config_.sampling;
   request.enable_thinking = config_.enable_thinking;
-  std::vector<Message>& messages = request.messages;  // the conversation, sent as is each step
-  if (!config_.system_prompt.empty()) messages.push_back(Message::system(config_.system_prompt));
-  messages.push_back(Message::user(task));
+  // The conversation, sent as is each step; it grows at the end except where a compaction
+  // (an explicit, journaled event) rewrites it.
+  TokenCounter counter(&backend_);
+  Conversation conversation(request.messages, counter, request.tools.dump());
+  const int64_t window = config_.context.resolve_window(backend_.context_window());
+  ArtifactStore& artifacts = journal_.artifacts();
+  Compactor compactor(config_.context, window, backend_, &artifacts, config_.on_compaction, config_.sampling);
+  if (!config_.system_prompt.empty()) conversation.append(Message::system(config_.system_prompt), -1, true);
+  conversation.append(Message::user(task), -1, true);
+  auto measured = [&](const json& usage) {
+    if (usage.value("reported", false)) conversation.measured(usage.value("prompt_tokens", int64_t(0)));
+  };
 
   // Rebuild the conversation from an earlier run of this op, if any.
   std::vector<PlannedCall> pending;  // calls of the last reply that have no recorded result
@@ -90,12 +111,18 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
                                     {"tools", tools_.names()},
                                     {"max_steps", config_.max_steps},
                                     {"max_tokens", config_.max_tokens},
-                                    {"max_wall_s", config_.max_wall_s}});
+                                    {"max_wall_s", config_.max_wall_s},
+                                    {"context",
+                                     {{"window", window},
+                                      {"threshold", config_.context.threshold},
+                                      {"target", config_.context.target},
+                                      {"strategy", config_.context.strategy}}}});
   } else {
     prior_wall_s = prior.back().ts - prior.front().ts;
     for (const auto& e : prior) {
       const json& d = e.data;
       if (e.type == "model_reply") {
+        measured(d.value("usage", json::object()));
         Message m;
         m.role = "assistant";
         m.content = d.value("content", "");
@@ -106,14 +133,19 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
           m.tool_calls.push_back(p.call);
           pending.push_back(std::move(p));
         }
-        messages.push_back(std::move(m));
+        conversation.append(std::move(m), d.value("step", 0));
         result.steps = d.value("step", 0) + 1;
         result.tokens = d.value("tokens_total", result.tokens);
       } else if (e.type == "tool_result") {
-        messages.push_back(Message::tool_result(d.value("call_id", ""), d.value("name", ""), d.value("output", "")));
+        conversation.append(Message::tool_result(d.value("call_id", ""), d.value("name", ""), d.value("output", "")),
+                            d.value("step", 0), false, d.value("artifact", ""));
         std::erase_if(pending, [&](const PlannedCall& p) { return p.call.id == d.value("call_id", ""); });
       } else if (e.type == "user_message") {
-        messages.push_back(Message::user(d.value("content", "")));
+        conversation.append(Message::user(d.value("content", "")), d.value("step", 0));
+      } else if (e.type == "context_compaction") {
+        const Compaction c = Compaction::from_json(d);
+        conversation.apply(c);
+        result.tokens += c.summary_prompt_tokens + c.summary_completion_tokens;
       }
     }
     journal_.record("agent_resume", {{"op", op}, {"steps", result.steps}, {"pending_calls", pending.size()}});
@@ -178,18 +210,26 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
       for (size_t k = i; k < j; ++k) {
         auto [r, ms] = futures[k - i].get();
         const PlannedCall& p = calls[k];
-        if (config_.after_tool_call && !denied[k] && p.error.empty()) config_.after_tool_call(p.call, r);
-        journal_.record("tool_result", {{"op", op},
-                                        {"step", step},
-                                        {"call_id", p.call.id},
-                                        {"name", p.call.name},
-                                        {"ok", r.ok},
-                                        {"exit_code", r.exit_code},
-                                        {"output", r.output},
-                                        {"duration_ms", ms},
-                                        {"data", r.data},
-                                        {"denied", denied[k]}});
-        messages.push_back(Message::tool_result(p.call.id, p.call.name, r.output));
+        if (config_.after_tool_call && !denied[k] && p.error.empty()) {
+          const std::string before = r.output;
+          config_.after_tool_call(p.call, r);
+          if (r.output != before) r.full_output.clear();  // the hook's text is what counts
+        }
+        ToolOutputView view = view_of(r, config_.context, &artifacts);
+        json event = {{"op", op},
+                      {"step", step},
+                      {"call_id", p.call.id},
+                      {"name", p.call.name},
+                      {"ok", r.ok},
+                      {"exit_code", r.exit_code},
+                      {"output", view.text},
+                      {"duration_ms", ms},
+                      {"data", r.data},
+                      {"denied", denied[k]}};
+        if (!view.artifact.empty()) event["artifact"] = view.artifact;
+        journal_.record("tool_result", std::move(event));
+        conversation.append(Message::tool_result(p.call.id, p.call.name, std::move(view.text)), step, false,
+                            view.artifact);
         if (r.finished && end_outcome.empty()) {
           end_outcome = "finished";
           end_summary = p.call.arguments.value("summary", r.output);
@@ -210,6 +250,17 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
     if (run_calls(pending, result.steps - 1, outcome, summary)) return finish(outcome, summary);
   }
 
+  // Compacts before model turn `step`, journaling the plan before the conversation changes.
+  auto compact = [&](int step, const std::string& trigger) {
+    Compaction c = compactor.compact(conversation, step, trigger, hooks.on_delta);
+    json event = c.to_json();
+    event["op"] = op;
+    journal_.record("context_compaction", std::move(event));
+    conversation.apply(c);
+    result.tokens += c.summary_prompt_tokens + c.summary_completion_tokens;
+  };
+  bool overflow_retried = false;  // a refused prompt is compacted and retried once
+
   while (true) {
     if (hooks.cancelled()) return finish("cancelled", "cancelled before step " + std::to_string(result.steps + 1));
     if (result.steps >= config_.max_steps)
@@ -220,13 +271,39 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
       return finish("budget_exhausted", "time budget of " + std::to_string(int(config_.max_wall_s)) + " s used up");
 
     const int step = result.steps;
+    try {
+      if (compactor.due(conversation)) compact(step, "threshold");
+    } catch (const ContextError& e) {
+      return finish("context_full", e.what());
+    }
+    request.stable_prefix_messages = conversation.stable_prefix();
+    request.sampling.max_tokens =
+        int(std::max<int64_t>(1, std::min<int64_t>(window - conversation.tokens() - kWindowMargin,
+                                                    config_.sampling.max_tokens)));
+    const int64_t estimated_prompt = conversation.tokens();
+    conversation.sent();
     const auto start = Clock::now();
-    ChatReply reply = backend_.chat(request, hooks.on_delta);
+    ChatReply reply;
+    try {
+      reply = backend_.chat(request, hooks.on_delta);
+    } catch (const ContextOverflowError& e) {
+      if (overflow_retried || config_.context.strategy == "none") throw;
+      overflow_retried = true;
+      try {
+        compact(step, "overflow");
+      } catch (const ContextError& c) {
+        return finish("context_full", std::string(e.what()) + "; " + c.what());
+      }
+      continue;
+    }
+    overflow_retried = false;
     const double ms = seconds_since(start) * 1000.0;
 
-    int64_t prompt_tokens = reply.usage.reported ? reply.usage.prompt_tokens : estimate_tokens(messages);
-    int64_t completion_tokens =
-        reply.usage.reported ? reply.usage.completion_tokens : int64_t((reply.content.size() + reply.reasoning.size()) / 4);
+    const int64_t prompt_tokens = reply.usage.reported ? reply.usage.prompt_tokens : estimated_prompt;
+    const int64_t completion_tokens =
+        reply.usage.reported ? reply.usage.completion_tokens
+                             : counter.count_text(reply.content) + counter.count_text(reply.reasoning);
+    if (reply.usage.reported) conversation.measured(prompt_tokens);
     result.tokens += prompt_tokens + completion_tokens;
     context_tokens_ = prompt_tokens + completion_tokens;
 
@@ -244,10 +321,11 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
                                       {"completion_tokens", completion_tokens},
                                       {"reported", reply.usage.reported}}},
                                     {"context_tokens", context_tokens_},
-                                    {"context_window", backend_.context_window()},
+                                    {"context_window", window},
+                                    {"stable_prefix", request.stable_prefix_messages},
                                     {"tokens_total", result.tokens},
                                     {"duration_ms", ms}});
-    messages.push_back(interpreted.assistant);
+    conversation.append(interpreted.assistant, step);
     result.steps = step + 1;
 
     bool any_valid = false;
@@ -264,7 +342,7 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
     if (interpreted.calls.empty() && feedback.empty()) feedback = kNoCallNudge;
     if (!feedback.empty()) {
       journal_.record("user_message", {{"op", op}, {"step", step}, {"content", feedback}});
-      messages.push_back(Message::user(feedback));
+      conversation.append(Message::user(feedback), step);
     }
     if (ended) return finish(outcome, summary);
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "agent/context/compactor.h"
+#include "agent/context/context_policy.h"
 #include "agent/journal.h"
 #include "engine/backend.h"
 #include "tools/tool.h"
@@ -33,10 +35,15 @@ struct AgentConfig {
   // after_tool_call may rewrite a result before the model (and the journal) sees it.
   std::function<std::optional<std::string>(const ToolCall&)> before_tool_call;
   std::function<void(const ToolCall&, ToolResult&)> after_tool_call;
+  // The context layer: window, compaction thresholds and strategy, artifacts (docs/context.md).
+  ContextPolicy context;
+  // Replaces compaction stage c's model call when it returns a summary (recipe hook).
+  CompactionHook on_compaction;
 };
 
 struct AgentResult {
-  // "finished" (finish tool), "tests_passed", "budget_exhausted", "format_errors", "cancelled"
+  // "finished" (finish tool), "tests_passed", "budget_exhausted", "format_errors", "cancelled",
+  // "context_full" (the context could not be compacted under the window; summary says why)
   std::string outcome;
   bool ok = false;                  // finished or tests_passed
   std::string summary;              // finish's summary, or what stopped the run
@@ -70,8 +77,8 @@ class Agent {
  private:
   AgentConfig config_;
   Backend& backend_;
-  ToolRegistry tools_;
-  ToolContext& context_;
+  ToolRegistry tools_;   // the configured tools, plus read_artifact and search_artifact
+  ToolContext context_;  // the host's, reading this session's artifacts
   Journal& journal_;
   int64_t context_tokens_ = 0;
 };

@@ -124,8 +124,10 @@ void Progress::human(const StoredEvent& e) {
     streamed_bytes_ = 0;
     for (const auto& c : d.value("tool_calls", json::array()))
       call_brief_[c.value("id", "")] = brief_call(c.value("name", ""), c.value("arguments", json::object()));
-    std::string ctx = short_count(d.value("context_tokens", int64_t(0)));
-    if (int64_t window = d.value("context_window", int64_t(0)); window > 0) ctx += "/" + short_count(window);
+    const int64_t used = d.value("context_tokens", int64_t(0));
+    std::string ctx = short_count(used);
+    if (int64_t window = d.value("context_window", int64_t(0)); window > 0)
+      ctx += "/" + short_count(window) + " " + std::to_string(int(100 * used / window)) + "%";
     std::string said = first_line(d.value("content", ""), 60);
     if (said.empty()) said = first_line(d.value("reasoning", ""), 60);
     std::fprintf(out_, "%s %s %6s  ctx %s  tok %s  %s%s\n", step_tag(d.value("step", 0)).c_str(),
@@ -148,6 +150,18 @@ void Progress::human(const StoredEvent& e) {
   } else if (e.type == "agent_start") {
     std::fprintf(out_, "%s %s\n", paint("1", "agent " + d.value("name", std::string("agent"))).c_str(),
                  paint("2", first_line(d.value("task", ""), 80)).c_str());
+  } else if (e.type == "context_compaction") {
+    const json span = d.value("span", json::array({0, 0}));
+    std::string what = d.value("summary_source", "").empty()
+                           ? "old reasoning and tool outputs elided"
+                           : "checkpoint of " + std::to_string(span[1].get<int64_t>() - span[0].get<int64_t>()) +
+                                 " messages by " + d.value("summary_source", "");
+    std::fprintf(out_, "%s %s %s -> %s of %s (%s)  %s\n", step_tag(d.value("step", 0)).c_str(),
+                 paint("35", "context").c_str(), short_count(d.value("tokens_before", int64_t(0))).c_str(),
+                 short_count(d.value("tokens_after", int64_t(0))).c_str(),
+                 short_count(d.value("window", int64_t(0))).c_str(), d.value("trigger", "").c_str(), what.c_str());
+  } else if (e.type == "session_fork") {
+    std::fprintf(out_, "%s\n", paint("33", "forked from " + d.value("from", "") + " at step " + d["at_step"].dump()).c_str());
   } else if (e.type == "agent_resume") {
     std::fprintf(out_, "%s\n", paint("33", "resuming after step " + d["steps"].dump()).c_str());
   } else if (e.type == "op_end" && d.value("kind", "") == "tool") {

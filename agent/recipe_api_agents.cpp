@@ -15,7 +15,7 @@ namespace nagent::recipe_api {
 namespace {
 
 constexpr const char* kAgentMeta = "nagent.Agent";
-constexpr const char* kHookFields[] = {"before_tool", "after_tool", "on_finish"};
+constexpr const char* kHookFields[] = {"before_tool", "after_tool", "on_compaction", "on_finish"};
 
 // What an agent value holds: its configuration (hooks included), the backend and sandbox it
 // uses when it has its own, and the registry references of its Lua hook functions.
@@ -43,7 +43,7 @@ void use_policy(Runtime& rt, AgentHandle& handle, const std::string& name) {
   }
   const ToolContext& base = rt.host.context;
   handle.own_context = std::make_shared<ToolContext>(
-      ToolContext{base.workspace, *handle.own_runner, base.test_command, base.output_limit_bytes});
+      ToolContext{base.workspace, *handle.own_runner, base.test_command, base.output_limit_bytes, base.artifacts});
   if (policy.tools.empty()) return;
   auto allowed = [&](const std::string& tool) {
     return std::find(policy.tools.begin(), policy.tools.end(), tool) != policy.tools.end();
@@ -69,7 +69,7 @@ AgentConfig agent_config_from(const json& spec, const AgentConfig& defaults) {
   static const char* known[] = {"name", "system", "tools", "max_steps", "max_tokens", "max_wall_s",
                                 "max_format_errors", "stop_on_tests_pass", "finish_on_text_reply",
                                 "temperature", "top_p", "max_reply_tokens", "seed", "thinking",
-                                "backend", "endpoint", "model", "policy"};
+                                "backend", "endpoint", "model", "policy", "context"};
   for (const auto& [key, value] : spec.items()) {
     if (std::find_if(std::begin(known), std::end(known), [&](const char* k) { return key == k; }) == std::end(known))
       throw ApiError("nagent.agent: unknown field '" + key + "'");
@@ -103,6 +103,15 @@ AgentConfig agent_config_from(const json& spec, const AgentConfig& defaults) {
   if (spec.contains("seed")) {
     if (!is_int(spec["seed"])) throw ApiError("nagent.agent: field 'seed' must be a non-negative integer");
     c.sampling.seed = spec["seed"].get<uint64_t>();
+  }
+  if (spec.contains("context")) {
+    try {
+      c.context = ContextPolicy::from_json(spec["context"].is_array() && spec["context"].empty() ? json::object()
+                                                                                                 : spec["context"],
+                                           c.context);
+    } catch (const std::invalid_argument& e) {
+      throw ApiError(std::string("nagent.agent: ") + e.what());
+    }
   }
   if (spec.contains("tools")) {
     const json& t = spec["tools"];
@@ -160,6 +169,18 @@ void install_hooks(lua_State* L, Runtime& rt, AgentHandle& handle, int spec) {
         });
         if (lua_type(r->L, -1) == LUA_TSTRING) result.output = lua_tostring(r->L, -1);
         lua_pop(r->L, 1);
+      };
+    } else if (std::string(field) == "on_compaction") {
+      handle.config.on_compaction = [r, ref](const json& info) -> std::optional<std::string> {
+        LuaLock lock(*r);
+        call_hook(*r, ref, 1, [&] { push_json(r->L, info); });
+        std::optional<std::string> summary;
+        if (lua_type(r->L, -1) == LUA_TSTRING) summary = lua_tostring(r->L, -1);
+        else if (!lua_isnil(r->L, -1))
+          throw RecipeError("on_compaction must return nil (let the model summarize) or a string (the summary), got " +
+                            std::string(luaL_typename(r->L, -1)));
+        lua_pop(r->L, 1);
+        return summary;
       };
     } else {
       handle.on_finish = ref;

@@ -58,7 +58,10 @@ class LuaTool : public Tool {
                  " (expected a string, nil and a message, or a table)";
     }
     lua_settop(L, top);
-    r.output = cap_output(r.output, rt_.host.context.output_limit_bytes);
+    if (r.output.size() > rt_.host.context.output_limit_bytes) {
+      r.full_output = r.output;
+      r.output = cap_output(r.output, rt_.host.context.output_limit_bytes);
+    }
     return r;
   }
 

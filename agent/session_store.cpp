@@ -58,7 +58,7 @@ constexpr const char* kSessionColumns =
 
 }  // namespace
 
-SessionStore::SessionStore(const std::string& path, Durability durability) {
+SessionStore::SessionStore(const std::string& path, Durability durability) : path_(path), durability_(durability) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
@@ -217,6 +217,28 @@ std::vector<StoredEvent> SessionStore::events(const std::string& session_id, int
     out.push_back(std::move(e));
   }
   return out;
+}
+
+void SessionStore::fork_session(const std::string& from, const SessionInfo& to, int64_t through_seq) {
+  exec("BEGIN IMMEDIATE");
+  try {
+    create_session(to);
+    SqliteStatement copy(db_,
+                         "INSERT INTO events(session_id, seq, ts, type, data) SELECT ?1, seq, ts, type, data FROM events "
+                         "WHERE session_id = ?2 AND seq <= ?3 ORDER BY seq");
+    copy.bind(1, to.id);
+    copy.bind(2, from);
+    copy.bind(3, through_seq);
+    copy.step();
+    SqliteStatement count(db_, "UPDATE sessions SET event_count = (SELECT COUNT(*) FROM events WHERE session_id = ?1) "
+                               "WHERE id = ?1");
+    count.bind(1, to.id);
+    count.step();
+    exec("COMMIT");
+  } catch (...) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
 }  // namespace nagent

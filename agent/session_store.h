@@ -53,6 +53,9 @@ class SessionStore {
   SessionStore(const SessionStore&) = delete;
   SessionStore& operator=(const SessionStore&) = delete;
 
+  const std::string& path() const { return path_; }
+  Durability durability() const { return durability_; }
+
   // $NAGENT_HOME/sessions.db, NAGENT_HOME defaulting to ~/.nagent (created if missing).
   static std::string default_path();
   // A new id like "20261123-172733-3f9a1c".
@@ -67,8 +70,13 @@ class SessionStore {
   // Appends one event and commits it; returns its seq.
   int64_t append(const std::string& session_id, const std::string& type, const json& data);
   std::vector<StoredEvent> events(const std::string& session_id, int64_t after_seq = 0) const;
+  // A new session `to` holding the events of `from` up to and including seq through_seq
+  // (one transaction). Throws StoreError if `to` exists already.
+  void fork_session(const std::string& from, const SessionInfo& to, int64_t through_seq);
 
  private:
+  std::string path_;
+  Durability durability_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_event_ = nullptr;
   sqlite3_stmt* touch_session_ = nullptr;

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -34,6 +35,9 @@ class Backend {
   virtual std::string describe() const = 0;
   // Context window in tokens, if the backend knows it (0 = unknown).
   virtual int64_t context_window() const { return 0; }
+  // Exact token count of text with the model's tokenizer, where the backend has it (the
+  // embedded engine); nullopt: the caller estimates (a remote server reports usage only).
+  virtual std::optional<int64_t> count_tokens(const std::string& text) const { return std::nullopt; }
 };
 
 }  // namespace nagent

@@ -54,6 +54,11 @@ struct ChatRequest {
   SamplingParams sampling;
   bool enable_thinking = true;
   json extra_template_kwargs = json::object();  // merged into chat_template_kwargs
+  // Prefix stability: how many leading messages are the same as in the previous request of
+  // this conversation (the agent renders append-only between compactions; a compaction
+  // rewrites from its first changed message). A backend may reuse what it computed for
+  // them (the embedded engine's saved state, a server's prefix cache); 0: nothing known.
+  size_t stable_prefix_messages = 0;
 };
 
 struct Usage {

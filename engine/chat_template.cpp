@@ -1,5 +1,7 @@
 #include "engine/chat_template.h"
 
+#include <algorithm>
+
 #include <stdexcept>
 
 #include "engine/chat_template_python.h"
@@ -136,28 +138,28 @@ ChatTemplateOptions ChatTemplateOptions::from_request(const ChatRequest& request
   return o;
 }
 
-std::string render_nemotron3_prompt(const std::vector<Message>& messages, const json& tools,
-                                    const ChatTemplateOptions& options) {
-  std::string out;
-  size_t first = 0;
-  std::string system_message;
-  if (!messages.empty() && messages[0].role == "system") {
-    system_message = messages[0].content;
-    first = 1;
-  }
-  // Index (among the messages after a leading system message) of the last user message.
+long nemotron3_last_user(const std::vector<Message>& messages) {
+  const size_t first = !messages.empty() && messages[0].role == "system" ? 1 : 0;
   long last_user = -1;
   for (size_t i = first; i < messages.size(); ++i)
     if (messages[i].role == "user") last_user = static_cast<long>(i - first);
+  return last_user;
+}
 
+void render_nemotron3_header(std::string& out, const std::vector<Message>& messages, const json& tools) {
+  const std::string system_message = !messages.empty() && messages[0].role == "system" ? messages[0].content : "";
   out += "<|im_start|>system\n" + system_message;
   if (tools.is_array() && !tools.empty()) {
     if (!system_message.empty()) out += "\n\n";
     render_tools(out, tools);
   }
   out += "<|im_end|>\n";
+}
 
-  for (size_t i = first; i < messages.size(); ++i) {
+void render_nemotron3_messages(std::string& out, const std::vector<Message>& messages, size_t from, size_t to,
+                               long last_user, const ChatTemplateOptions& options) {
+  const size_t first = !messages.empty() && messages[0].role == "system" ? 1 : 0;
+  for (size_t i = std::max(from, first); i < to; ++i) {
     const Message& m = messages[i];
     const long index = static_cast<long>(i - first);
     if (m.role == "assistant") {
@@ -174,8 +176,19 @@ std::string render_nemotron3_prompt(const std::vector<Message>& messages, const 
       out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
     }
   }
+}
+
+void render_nemotron3_generation_prompt(std::string& out, const ChatTemplateOptions& options) {
   if (options.add_generation_prompt)
     out += options.enable_thinking ? "<|im_start|>assistant\n<think>\n" : "<|im_start|>assistant\n<think></think>";
+}
+
+std::string render_nemotron3_prompt(const std::vector<Message>& messages, const json& tools,
+                                    const ChatTemplateOptions& options) {
+  std::string out;
+  render_nemotron3_header(out, messages, tools);
+  render_nemotron3_messages(out, messages, 0, messages.size(), nemotron3_last_user(messages), options);
+  render_nemotron3_generation_prompt(out, options);
   return out;
 }
 

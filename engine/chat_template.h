@@ -28,4 +28,15 @@ std::string render_nemotron3_prompt(const std::vector<Message>& messages, const 
                                     const ChatTemplateOptions& options);
 std::string render_nemotron3_prompt(const ChatRequest& request, bool add_generation_prompt = true);
 
+// The pieces render_nemotron3_prompt is made of, for renderers that keep a rendered prefix
+// (engine/incremental_prompt.h): the system turn with the tools; messages [from, to) as they
+// read in the whole conversation (a tool result looks at its neighbours, an assistant turn
+// at last_user, the index among the messages after a leading system message of the last
+// user message, from nemotron3_last_user); the generation prompt.
+long nemotron3_last_user(const std::vector<Message>& messages);
+void render_nemotron3_header(std::string& out, const std::vector<Message>& messages, const json& tools);
+void render_nemotron3_messages(std::string& out, const std::vector<Message>& messages, size_t from, size_t to,
+                               long last_user, const ChatTemplateOptions& options);
+void render_nemotron3_generation_prompt(std::string& out, const ChatTemplateOptions& options);
+
 }  // namespace nagent

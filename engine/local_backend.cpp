@@ -10,6 +10,7 @@
 #include "engine/chat_template.h"
 #include "engine/engine_session.h"
 #include "engine/generation.h"
+#include "engine/incremental_prompt.h"
 #include "engine/tokenizer.h"
 
 namespace nagent {
@@ -101,7 +102,8 @@ class LocalBackend : public Backend {
   }
 
   ChatReply chat(const ChatRequest& request, const DeltaCallback& on_delta) override {
-    const std::string prompt = render_nemotron3_prompt(request);
+    // Renders only what follows the request's stable prefix (the agent's append-only turns).
+    const std::string& prompt = prompt_.render(request);
     const std::vector<int32_t> ids = tokenizer_.encode(prompt);
     const int64_t window = context_window();
     if (static_cast<int64_t>(ids.size()) >= window)
@@ -155,11 +157,16 @@ class LocalBackend : public Backend {
 
   int64_t context_window() const override { return model_->config().max_position_embeddings; }
 
+  std::optional<int64_t> count_tokens(const std::string& text) const override {
+    return static_cast<int64_t>(tokenizer_.encode(text).size());
+  }
+
  private:
   std::unique_ptr<NemotronH> model_;
   Tokenizer tokenizer_;
   std::string dir_;
   bool greedy_;
+  IncrementalPrompt prompt_;
   EngineSession session_;
   engine::SessionSnapshot prompt_snapshot_;
   bool have_prompt_snapshot_ = false;

@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git python3
   libcpp-httplib-dev nlohmann-json3-dev liblua5.4-dev catch2
-  libsqlite3-dev libssl-dev libseccomp-dev libpcre2-dev libicu-dev
+  libsqlite3-dev libssl-dev zlib1g-dev libseccomp-dev libpcre2-dev libicu-dev
   bubblewrap
   chromium wrk
 )

@@ -9,6 +9,7 @@
 
 #include "engine/chat_template.h"
 #include "engine/chat_template_python.h"
+#include "engine/incremental_prompt.h"
 
 namespace fs = std::filesystem;
 using nagent::json;
@@ -97,4 +98,37 @@ TEST_CASE("Python formatting of float repr and str and json.dumps and strip", "[
 
   CHECK(nagent::py::strip(" \t\n\xC2\xA0x y\xE3\x80\x80\x1f") == "x y");
   CHECK(nagent::py::strip("\xE2\x80\x8Bx") == "\xE2\x80\x8Bx");  // U+200B is not whitespace
+}
+
+TEST_CASE("incremental rendering equals the full rendering at every step of every fixture conversation",
+          "[chat_template][incremental]") {
+  const json conversations = json::parse(read_file(kFixtures / "conversations.json"));
+  size_t reused_somewhere = 0;
+  for (const auto& conv : conversations) {
+    INFO("conversation " << conv["name"].get<std::string>());
+    const nagent::ChatRequest whole = request_of(conv);
+    nagent::IncrementalPrompt prompt;
+    nagent::ChatRequest growing = whole;
+    growing.messages.clear();
+    for (size_t n = 1; n <= whole.messages.size(); ++n) {
+      growing.stable_prefix_messages = growing.messages.size();  // appended only
+      growing.messages.push_back(whole.messages[n - 1]);
+      std::string expected;
+      try {
+        expected = nagent::render_nemotron3_prompt(growing);
+      } catch (const std::invalid_argument&) {
+        CHECK_THROWS(prompt.render(growing));
+        break;
+      }
+      CHECK(prompt.render(growing) == expected);
+      reused_somewhere += prompt.reused_chars() > 0 && n > 2;
+    }
+    // A rewrite of the middle (a compaction) with the stable prefix said: rendered anew.
+    if (growing.messages.size() > 3) {
+      growing.messages[2].content = "rewritten";
+      growing.stable_prefix_messages = 2;
+      CHECK(prompt.render(growing) == nagent::render_nemotron3_prompt(growing));
+    }
+  }
+  CHECK(reused_somewhere > 0);
 }

@@ -69,8 +69,8 @@ TEST_CASE("planner: text-embedded calls, server calls, results fed back, finish"
   // The server-parsed call keeps its id.
   json m2 = messages_of(f.server, 2);
   CHECK(m2.back()["tool_call_id"] == "call_1");
-  // Tools were offered as OpenAI function schemas.
-  CHECK(f.server.requests()[0]["tools"].size() == f.tools.names().size());
+  // Tools were offered as OpenAI function schemas, with the artifact tools.
+  CHECK(f.server.requests()[0]["tools"].size() == f.tools.names().size() + 2);
 
   auto replies = f.events("model_reply");
   auto results = f.events("tool_result");

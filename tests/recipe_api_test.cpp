@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "support/child_process.h"
+#include "support/long_session_script.h"
 #include "support/recipe_testbed.h"
 #include "support/tool_call_text.h"
 
@@ -56,8 +57,10 @@ TEST_CASE("recipe api: a Lua-defined tool is offered to the model and runs its p
   CHECK(r.ok);
   CHECK(r.summary == "words: 1");
   const json tools = f.server.requests()[0]["tools"];
-  REQUIRE(tools.size() == 2);
+  REQUIRE(tools.size() == 4);  // the two listed, then the artifact tools every agent has
   CHECK(tools[0]["function"]["name"] == "word_count");
+  CHECK(tools[2]["function"]["name"] == "read_artifact");
+  CHECK(tools[3]["function"]["name"] == "search_artifact");
   CHECK(f.last_message(1) == "words: 1");
 }
 
@@ -336,3 +339,64 @@ TEST_CASE("recipe api: an agent can run its tools under its own sandbox policy",
   REQUIRE_THROWS_WITH(f.run("nagent.agent{policy = 'no-such-policy'}"),
                       Catch::Contains("recipe.lua:1:") && Catch::Contains("policy 'no-such-policy'"));
 }
+
+TEST_CASE("recipe api: on_compaction writes the checkpoint instead of the model; context settings are checked",
+          "[recipe][api][context]") {
+  ApiFixture f;
+  std::string prose;
+  for (int i = 0; i < 50; ++i) prose += "a long line of thinking aloud about the task, number " + std::to_string(i) + "\n";
+  f.server.set_responder([&](const json& request) -> ScriptedReply {
+    const int step = requested_step(request);
+    if (step >= 12) return finish_reply(step);
+    return {.content = prose,
+            .tool_calls = json::array({scripted_call(step, "shell", {{"command", "echo step-" + std::to_string(step)}})})};
+  });
+  auto r = f.run(R"lua(
+    local seen = {}
+    local a = nagent.agent{
+      tools = {"shell", "finish"},
+      context = {window = 8192, keep_recent = 1},
+      on_compaction = function(info)
+        seen[#seen + 1] = info
+        return "## Goal\nfrom the hook, turns " .. info.first_step .. "-" .. info.last_step
+      end,
+    }
+    local result = a:run("count the turns")
+    local first = seen[1]
+    return {ok = result.ok and #seen >= 1 and first.window == 8192 and #first.messages > 0 and
+                 first.summary_tokens == 512 and first.transcript:find("step-0", 1, true) ~= nil,
+            summary = tostring(#seen)}
+  )lua");
+  CHECK(r.ok);
+  for (const auto& request : f.server.requests()) CHECK_FALSE(is_checkpoint_request(request));
+  int compactions = 0;
+  for (const auto& e : f.store->events("t")) {
+    if (e.type != "context_compaction") continue;
+    ++compactions;
+    CHECK(e.data["summary_source"] == "hook");
+    CHECK(e.data["summary"].get<std::string>().find("## Goal\nfrom the hook, turns 1-") != std::string::npos);
+  }
+  CHECK(compactions == std::stoi(r.summary));
+  bool checkpoint_sent = false;
+  const json last = f.server.requests().back()["messages"];
+  for (const auto& m : last)
+    checkpoint_sent |= m["content"].get<std::string>().rfind("[Checkpoint: steps 1-", 0) == 0;
+  CHECK(checkpoint_sent);
+
+  SECTION("bad settings and a hook returning the wrong type name the recipe line") {
+    ApiFixture g;
+    auto bad = [&](const std::string& code) {
+      try {
+        g.run(code);
+      } catch (const RecipeError& e) {
+        return std::string(e.what());
+      }
+      return std::string("no error");
+    };
+    CHECK_THAT(bad("local a = nagent.agent{context = {threshold = 2}}"),
+               Catch::Contains("recipe.lua:1:") && Catch::Contains("context.threshold must be a number in (0"));
+    CHECK_THAT(bad("local a = nagent.agent{context = {windw = 2}}"), Catch::Contains("unknown setting 'windw'"));
+    CHECK_THAT(bad("local a = nagent.agent{on_compaction = 3}"), Catch::Contains("'on_compaction' must be a function"));
+  }
+}
+

@@ -17,6 +17,10 @@ std::shared_ptr<const Tool> make_search_tool();
 std::shared_ptr<const Tool> make_shell_tool();
 std::shared_ptr<const Tool> make_run_tests_tool();
 std::shared_ptr<const Tool> make_finish_tool();
+// The artifact tools: not in builtin_tools(); an agent whose context stores artifacts adds
+// them to its own tools (they read only the session store, under any policy).
+std::shared_ptr<const Tool> make_read_artifact_tool();
+std::shared_ptr<const Tool> make_search_artifact_tool();
 
 // Shared by the tools: an ok=false result with the given message.
 ToolResult tool_error(std::string message);

@@ -20,11 +20,11 @@ int outcome_code(const sandbox::Result& result) {
   return result.exit_code;
 }
 
-std::string describe_outcome(const sandbox::Result& result, const ToolContext& ctx, double timeout_s,
-                             double head_share) {
-  std::string output = result.stdout_data + result.stderr_data;
-  std::string text = output.empty() ? "(no output)\n" : cap_output(output, ctx.output_limit_bytes, head_share);
-  if (text.back() != '\n') text += '\n';
+namespace {
+
+// The status lines after the output.
+std::string status_lines(const sandbox::Result& result, double timeout_s) {
+  std::string text;
   uint64_t dropped = result.stdout_dropped + result.stderr_dropped;
   if (dropped > 0) {
     text += '[';
@@ -42,6 +42,22 @@ std::string describe_outcome(const sandbox::Result& result, const ToolContext& c
   }
   if (!result.note.empty()) text += "\n[sandbox: " + result.note + "]";
   return text;
+}
+
+std::string with_newline(std::string text) {
+  if (text.back() != '\n') text += '\n';
+  return text;
+}
+
+}  // namespace
+
+OutcomeText describe_outcome(const sandbox::Result& result, const ToolContext& ctx, double timeout_s,
+                             double head_share) {
+  const std::string output = result.stdout_data + result.stderr_data;
+  const std::string status = status_lines(result, timeout_s);
+  if (output.empty()) return {"(no output)\n" + status, ""};
+  if (output.size() <= ctx.output_limit_bytes) return {with_newline(output) + status, ""};
+  return {with_newline(cap_output(output, ctx.output_limit_bytes, head_share)) + status, with_newline(output) + status};
 }
 
 }  // namespace nagent

@@ -15,8 +15,13 @@ sandbox::Result run_shell_command(ToolContext& ctx, const std::string& command, 
 
 // The output (capped to the context's limit, head_share as in cap_output), then one
 // status line: "[exit code 1]", "[timed out after 5 s; the command and its child
-// processes were killed]", "[killed by signal 9 (SIGKILL)]".
-std::string describe_outcome(const sandbox::Result& result, const ToolContext& ctx, double timeout_s,
+// processes were killed]", "[killed by signal 9 (SIGKILL)]". `whole` is the same text
+// uncapped, when the cap cut something (empty otherwise).
+struct OutcomeText {
+  std::string shown;
+  std::string whole;
+};
+OutcomeText describe_outcome(const sandbox::Result& result, const ToolContext& ctx, double timeout_s,
                              double head_share = 0.5);
 
 // The exit status the model and events see: exit code, 128+signal when killed, 124 on

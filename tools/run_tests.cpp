@@ -48,8 +48,11 @@ class RunTestsTool : public Tool {
       ToolResult r;
       r.ok = res.ok();
       r.exit_code = outcome_code(res);
-      r.output = "$ " + command + "   # " + reason + "\n" + describe_outcome(res, ctx, kTimeout, 1.0 - kTailShare) +
-                 (res.ok() ? "\n[tests passed]" : "\n[tests FAILED]");
+      const OutcomeText text = describe_outcome(res, ctx, kTimeout, 1.0 - kTailShare);
+      const std::string header = "$ " + command + "   # " + reason + "\n";
+      const std::string verdict = res.ok() ? "\n[tests passed]" : "\n[tests FAILED]";
+      r.output = header + text.shown + verdict;
+      if (!text.whole.empty()) r.full_output = header + text.whole + verdict;
       r.data = {{"passed", res.ok()}, {"command", command}, {"exit_code", r.exit_code}, {"duration_ms", res.duration_ms}};
       return r;
     } catch (const std::exception& e) {

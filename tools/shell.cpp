@@ -45,7 +45,9 @@ class ShellTool : public Tool {
     ToolResult r;
     r.ok = res.ok();
     r.exit_code = outcome_code(res);
-    r.output = describe_outcome(res, ctx, timeout);
+    OutcomeText text = describe_outcome(res, ctx, timeout);
+    r.output = std::move(text.shown);
+    r.full_output = std::move(text.whole);
     r.data = {{"exit_code", r.exit_code}, {"timed_out", res.timed_out}, {"duration_ms", res.duration_ms}};
     return r;
   }

@@ -9,6 +9,7 @@
 
 #include "engine/chat.h"
 #include "sandbox/sandbox.h"
+#include "tools/artifact_reader.h"
 #include "tools/workspace.h"
 
 namespace nagent {
@@ -18,11 +19,16 @@ struct ToolContext {
   sandbox::Runner& runner;
   std::string test_command;  // --test-cmd; empty: run_tests detects one
   uint64_t output_limit_bytes = 16 * 1024;  // what the model sees of an output (head + tail)
+  // The session's stored tool outputs (read_artifact, search_artifact); null: none.
+  const ArtifactReader* artifacts = nullptr;
 };
 
 struct ToolResult {
   bool ok = true;            // false: the call failed (bad arguments, command failed, ...)
   std::string output;        // what the model sees (already capped)
+  // The whole output when `output` is a capped view of it (empty otherwise): the agent
+  // stores it as an artifact the model can read on demand.
+  std::string full_output = {};
   int exit_code = 0;         // for tools that run programs
   bool finished = false;     // the finish tool ends the agent's run
   json data = json::object();  // structured extras for events/recipes (e.g. {"passed": true})

@@ -121,6 +121,11 @@ int run_main(const std::vector<std::string>& argv) {
                                     " ('nagent sessions list' shows them)");
       id = *resume_id;
       recorded = recorded_settings(store.events(id));
+      // Killed before its first event: the session row still names recipe, repo and task.
+      if (recorded.empty()) {
+        const SessionInfo info = *store.session(id);
+        recorded = {{"recipe", info.recipe}, {"repo", info.repo}, {"task", info.task}};
+      }
     } else {
       id = a.get("--session").value_or(SessionStore::new_session_id());
       if (store.session(id)) return fail(kExitUsage, "session '" + id + "' exists already; use --resume " + id);

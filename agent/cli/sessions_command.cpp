@@ -1,21 +1,29 @@
-// nagent sessions [list [--limit N] | show ID | export ID [--out FILE]]
+// nagent sessions [list [--limit N] | show ID | export ID [--out FILE] | fork ID --at STEP [--session NEW]]
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 
+#include <set>
+
 #include "agent/cli/arguments.h"
 #include "agent/cli/command.h"
+#include "agent/context/artifact_store.h"
 #include "agent/progress.h"
 #include "agent/session_store.h"
 
 namespace nagent::cli {
 namespace {
 
-constexpr const char* kUsage = R"(usage: nagent sessions [list [--limit N] | show ID | export ID [--out FILE]]
+constexpr const char* kUsage = R"(usage: nagent sessions [list [--limit N] | show ID | export ID [--out FILE] | fork ID --at STEP [--session NEW]]
 
   list          the most recent sessions (default)
-  show ID       the session's timeline: steps, tools, results, tokens
-  export ID     the whole trajectory as JSON Lines (one event per line) on stdout or --out FILE
+  show ID       the session's timeline: steps, tools, results, tokens, context fill, compactions
+  export ID     the whole trajectory as JSON Lines (one event per line; each stored tool output
+                once, as an "artifact" line before the first event naming it) on stdout or --out FILE
+  fork ID --at STEP
+                a new session holding ID's events through model turn STEP (counted over the
+                session, as 'show' numbers them) and its results; continue it with
+                nagent run --resume NEW. The repository's files are not rolled back.
 )";
 
 std::string when(double ts) {
@@ -77,20 +85,75 @@ int export_jsonl(SessionStore& store, const std::string& id, const std::optional
     file.open(*out_path, std::ios::binary | std::ios::trunc);
     if (!file) return fail(kExitUsage, "cannot write " + *out_path);
   }
-  for (const auto& e : store.events(id)) {
-    json line = {{"session", id}, {"seq", e.seq}, {"ts", e.ts}, {"type", e.type}, {"data", e.data}};
+  ArtifactStore artifacts(store.path());
+  std::set<std::string> exported;
+  auto emit = [&](const json& line) {
     std::string text = line.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
     if (out_path) file << text;
     else std::fputs(text.c_str(), stdout);
+  };
+  for (const auto& e : store.events(id)) {
+    const std::string artifact = e.type == "tool_result" ? e.data.value("artifact", "") : "";
+    if (!artifact.empty() && exported.insert(artifact).second)
+      if (auto text = artifacts.artifact_text(artifact))
+        emit({{"session", id}, {"type", "artifact"}, {"id", artifact}, {"text", *text}});
+    emit({{"session", id}, {"seq", e.seq}, {"ts", e.ts}, {"type", e.type}, {"data", e.data}});
   }
   if (out_path && !file) return fail(kExitRuntime, "writing " + *out_path + " failed");
+  return kExitOk;
+}
+
+// The seq of the last event of model turn `step` (1-based over the session): its reply and
+// the results and messages that answer it; 0 when the session has fewer turns.
+int64_t end_of_turn(const std::vector<StoredEvent>& events, int64_t step) {
+  int64_t turns = 0;
+  for (size_t i = 0; i < events.size(); ++i) {
+    if (events[i].type != "model_reply" || ++turns != step) continue;
+    const json& reply = events[i].data;
+    int64_t last = events[i].seq;
+    for (size_t j = i + 1; j < events.size(); ++j) {
+      const json& d = events[j].data;
+      const bool answers = (events[j].type == "tool_result" || events[j].type == "user_message") &&
+                           d.value("op", -1) == reply.value("op", -1) && d.value("step", -1) == reply.value("step", -1);
+      if (!answers) break;
+      last = events[j].seq;
+    }
+    return last;
+  }
+  return 0;
+}
+
+int fork(SessionStore& store, const std::string& id, int64_t step, std::optional<std::string> new_id) {
+  auto info = store.session(id);
+  if (!info) return fail(kExitUsage, "no session '" + id + "' ('nagent sessions list' shows them)");
+  const auto events = store.events(id);
+  const int64_t through = end_of_turn(events, step);
+  if (through == 0) {
+    int64_t turns = 0;
+    for (const auto& e : events) turns += e.type == "model_reply";
+    return fail(kExitUsage, "session '" + id + "' has " + std::to_string(turns) + " model turns; --at " +
+                                std::to_string(step) + " is past them");
+  }
+  SessionInfo to = *info;
+  to.id = new_id.value_or(SessionStore::new_session_id());
+  to.created_at = 0;
+  to.status = "forked";
+  try {
+    store.fork_session(id, to, through);
+  } catch (const StoreError& e) {
+    return fail(kExitUsage, e.what());
+  }
+  store.append(to.id, "session_fork", {{"from", id}, {"at_step", step}, {"through_seq", through}});
+  std::printf("%s\n", to.id.c_str());
+  std::fprintf(stderr, "forked %s at step %lld into %s; continue with: nagent run --resume %s\n", id.c_str(),
+               static_cast<long long>(step), to.id.c_str(), to.id.c_str());
   return kExitOk;
 }
 
 int sessions_main(const std::vector<std::string>& argv) {
   Arguments a;
   try {
-    a = parse_arguments(argv, {"--limit", "--out"}, {"--help", "-h"});
+    a = parse_arguments(argv, {"--limit", "--out", "--at", "--session"}, {"--help", "-h"});
   } catch (const UsageError& e) {
     return fail(kExitUsage, std::string(e.what()) + " ('nagent sessions --help' shows the usage)");
   }
@@ -105,7 +168,12 @@ int sessions_main(const std::vector<std::string>& argv) {
     if (a.positional.size() != 2) return fail(kExitUsage, "nagent sessions " + verb + " needs a session ID");
     return verb == "show" ? show(store, a.positional[1]) : export_jsonl(store, a.positional[1], a.get("--out"));
   }
-  return fail(kExitUsage, "unknown sessions command '" + verb + "' (list, show ID, export ID)");
+  if (verb == "fork") {
+    if (a.positional.size() != 2) return fail(kExitUsage, "nagent sessions fork needs a session ID and --at STEP");
+    if (!a.get("--at")) return fail(kExitUsage, "nagent sessions fork needs --at STEP (a model turn, as 'show' numbers them)");
+    return fork(store, a.positional[1], a.integer("--at", 1, 1, int64_t(1) << 40), a.get("--session"));
+  }
+  return fail(kExitUsage, "unknown sessions command '" + verb + "' (list, show ID, export ID, fork ID --at STEP)");
 }
 
 const bool registered = register_command({"sessions", "list, show and export stored sessions", &sessions_main});
