@@ -2,13 +2,16 @@
 // tokens/s, against two baselines measured in the same run: the memory-bandwidth roofline of
 // decode (every weight byte read once per token, at the copy bandwidth measured here) and,
 // when given --torch FILE (scripts/engine_reference/bench_torch.py's JSON from the same
-// machine and run), PyTorch eager.
+// machine and run), PyTorch eager: then the prompt is PyTorch's, and the last-position logits
+// are checked against the ones it saved (relative error printed; exit status 1 above 5e-2).
 //
 //   bench_engine_cpu [--model DIR] [--threads N] [--prefill N] [--decode N] [--torch FILE]
+//                    [--fp32-activations]   (BF16 weights: the exact path instead of AMX tiles)
 // Without --model it writes a ~100M-parameter random BF16 checkpoint (the bench_torch.py shape)
 // to a temporary directory first.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -133,6 +136,7 @@ int main(int argc, char** argv) {
   std::string model_dir, torch_file;
   int threads = 0;
   int64_t prefill = 128, decode = 32;
+  bool bf16_activations = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -147,36 +151,58 @@ int main(int argc, char** argv) {
     else if (a == "--prefill") prefill = std::stoll(next());
     else if (a == "--decode") decode = std::stoll(next());
     else if (a == "--torch") torch_file = next();
+    else if (a == "--fp32-activations") bf16_activations = false;
     else {
-      std::fprintf(stderr, "usage: bench_engine_cpu [--model DIR] [--threads N] [--prefill N] [--decode N] [--torch FILE]\n");
+      std::fprintf(stderr,
+                   "usage: bench_engine_cpu [--model DIR] [--threads N] [--prefill N] [--decode N] [--torch FILE] "
+                   "[--fp32-activations]\n");
       return 2;
     }
   }
   const bool own = model_dir.empty();
   if (own) model_dir = write_random_checkpoint();
 
+  nlohmann::json torch;
+  if (!torch_file.empty()) {
+    std::ifstream in(torch_file);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    torch = nlohmann::json::parse(ss.str());
+  }
+
   EngineOptions opts;
   opts.threads = threads;
+  opts.bf16_activations = bf16_activations;
   const double t_load0 = now();
   auto model = NemotronH::load(model_dir, opts);
   const double load_s = now() - t_load0;
   const ModelConfig& c = model->config();
   const int64_t V = c.vocab_size;
-  std::printf("model %s: %s, %zu MB mapped, dtype %s; %d threads, matmul %s\n", model_dir.c_str(),
+  const bool amx = bf16_activations && matmul_has_amx() && c.torch_dtype == "bfloat16";
+  std::printf("model %s: %s, %zu MB mapped, dtype %s; %d threads, matmul %s%s\n", model_dir.c_str(),
               c.pattern().c_str(), model->weights().mapped_bytes >> 20, c.torch_dtype.c_str(), model->pool().size(),
-              matmul_isa());
+              matmul_isa(), amx ? " + amx-bf16 prefill (bf16 activations)" : ", fp32 activations");
   std::printf("load (parse + validate + mmap, weights not read): %.1f ms\n", load_s * 1e3);
 
   std::mt19937 rng(1);
   std::vector<int32_t> prompt(static_cast<size_t>(prefill));
   for (auto& t : prompt) t = static_cast<int32_t>(3 + rng() % (V - 3));
+  if (torch.contains("prompt_ids")) {
+    prompt = torch["prompt_ids"].get<std::vector<int32_t>>();
+    prefill = static_cast<int64_t>(prompt.size());
+  }
+  const std::string dt = c.torch_dtype == "bfloat16" ? "bf16" : "fp32";
+  std::vector<float> prompt_logits;
   double best_prefill = 1e9, best_decode = 1e9, first_token = 0;
   for (int rep = 0; rep < 3; ++rep) {
     EngineSession s(*model);
     const double t0 = now();
     s.append(prompt);
     const double t1 = now();
-    if (rep == 0) first_token = t1 - t0;
+    if (rep == 0) {
+      first_token = t1 - t0;
+      prompt_logits = s.last_logits();
+    }
     int32_t next = static_cast<int32_t>(std::max_element(s.last_logits().begin(), s.last_logits().end()) -
                                         s.last_logits().begin());
     const double t2 = now();
@@ -201,19 +227,27 @@ int main(int argc, char** argv) {
   std::printf("baseline roofline: %.1f GB/s copy, %.1f MB weights/token -> %.1f tok/s; decode at %.0f%% of it\n",
               bw / 1e9, per_token / 1e6, roofline, 100.0 * decode_tps / roofline);
 
-  if (!torch_file.empty()) {
-    std::ifstream in(torch_file);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    const auto j = nlohmann::json::parse(ss.str());
-    const std::string dt = c.torch_dtype == "bfloat16" ? "bf16" : "fp32";
-    if (j.contains(dt)) {
-      const double tp = j[dt]["prefill_tok_s"].get<double>(), td = j[dt]["decode_tok_s"].get<double>();
-      std::printf("baseline PyTorch eager %s (%d threads): prefill %.1f tok/s, decode %.2f tok/s\n", dt.c_str(),
-                  j["threads"].get<int>(), tp, td);
-      std::printf("ratio engine / PyTorch eager: prefill %.2fx, decode %.2fx\n", prefill_tps / tp, decode_tps / td);
+  int status = 0;
+  if (torch.contains(dt)) {
+    const auto& j = torch[dt];
+    const double tp = j["prefill_tok_s"].get<double>(), td = j["decode_tok_s"].get<double>();
+    std::printf("baseline PyTorch eager %s (%d threads): prefill %.1f tok/s, decode %.2f tok/s\n", dt.c_str(),
+                torch["threads"].get<int>(), tp, td);
+    std::printf("ratio engine / PyTorch eager: prefill %.2fx, decode %.2fx\n", prefill_tps / tp, decode_tps / td);
+    if (j.contains("last_logits")) {
+      std::ifstream in(j["last_logits"].get<std::string>(), std::ios::binary);
+      std::vector<float> ref(static_cast<size_t>(V));
+      in.read(reinterpret_cast<char*>(ref.data()), static_cast<std::streamsize>(ref.size() * 4));
+      double num = 0, den = 0;
+      for (int64_t i = 0; i < V; ++i) {
+        num += (double(prompt_logits[i]) - ref[i]) * (double(prompt_logits[i]) - ref[i]);
+        den += double(ref[i]) * ref[i];
+      }
+      const double err = in ? std::sqrt(num / den) : INFINITY;
+      std::printf("check vs PyTorch eager %s, last-position logits of the same prompt: rel err %.2e\n", dt.c_str(), err);
+      if (!(err <= 5e-2)) status = 1;
     }
   }
   if (own) fs::remove_all(model_dir);
-  return 0;
+  return status;
 }

@@ -14,16 +14,15 @@ void attention(NemotronH& m, const AttentionWeights& w, LayerState& s, int64_t p
   const int64_t Hq = c.num_attention_heads, hd = c.head_dim, rep = Hq / c.num_key_value_heads;
   const int64_t qd = Hq * hd, kvd = c.num_key_value_heads * hd;
   if (static_cast<int64_t>(s.k.size()) != pos * kvd) throw std::logic_error("KV cache out of step with position");
-  auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
 
-  std::vector<float> q(static_cast<size_t>(T * qd));
-  matmul(m.pool(), w.q, x, T, q.data(), qd, bias(w.q_bias));
+  float* q = m.work(kMixer0, T * qd);
+  m.matmul(w.q, x, T, q, qd, w.q_bias);
   s.k.resize(static_cast<size_t>((pos + T) * kvd));
   s.v.resize(s.k.size());
-  matmul(m.pool(), w.k, x, T, s.k.data() + pos * kvd, kvd, bias(w.k_bias));
-  matmul(m.pool(), w.v, x, T, s.v.data() + pos * kvd, kvd, bias(w.v_bias));
+  m.matmul(w.k, x, T, s.k.data() + pos * kvd, kvd, w.k_bias);
+  m.matmul(w.v, x, T, s.v.data() + pos * kvd, kvd, w.v_bias);
 
-  std::vector<float> o(static_cast<size_t>(T * qd));
+  float* o = m.work(kMixer1, T * qd);
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   m.pool().run(T * Hq, [&](int64_t i) {
     const int64_t t = i / Hq, h = i % Hq, kvh = h / rep;
@@ -46,7 +45,7 @@ void attention(NemotronH& m, const AttentionWeights& w, LayerState& s, int64_t p
       for (int64_t e = 0; e < hd; ++e) ov[e] += p * vv[e];
     }
   });
-  matmul(m.pool(), w.o, o.data(), T, out, c.hidden_size, bias(w.o_bias));
+  m.matmul(w.o, o, T, out, c.hidden_size, w.o_bias);
 }
 
 }  // namespace nagent::engine::blocks

@@ -1,4 +1,5 @@
 #include "engine/cpu_kernels.h"
+#include "engine/matmul_amx.h"
 
 #include <algorithm>
 #include <atomic>
@@ -12,12 +13,15 @@ namespace nagent::engine {
 
 namespace avx512 {
 void matmul_rows(const Matrix&, const float*, int64_t, float*, int64_t, const float*, int64_t, int64_t);
+void gemm_f32(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, bool, bool);
 }
 namespace avx2 {
 void matmul_rows(const Matrix&, const float*, int64_t, float*, int64_t, const float*, int64_t, int64_t);
+void gemm_f32(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, bool, bool);
 }
 namespace generic {
 void matmul_rows(const Matrix&, const float*, int64_t, float*, int64_t, const float*, int64_t, int64_t);
+void gemm_f32(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, bool, bool);
 }
 
 uint16_t f32_to_bf16(float f) {
@@ -178,17 +182,52 @@ std::vector<MatmulVariant> matmul_variants() {
   std::vector<MatmulVariant> v;
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("f16c"))
-    v.push_back({"avx512", &avx512::matmul_rows});
+    v.push_back({"avx512", &avx512::matmul_rows, &avx512::gemm_f32});
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-    v.push_back({"avx2", &avx2::matmul_rows});
-  v.push_back({"generic", &generic::matmul_rows});
+    v.push_back({"avx2", &avx2::matmul_rows, &avx2::gemm_f32});
+  v.push_back({"generic", &generic::matmul_rows, &generic::gemm_f32});
   return v;
 }
 
 const char* matmul_isa() { return isa().isa; }
 
+bool matmul_has_amx() {
+  static const bool ok = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
+           __builtin_cpu_supports("avx512bf16") && amx::usable();
+  }();
+  return ok;
+}
+
+namespace {
+
+// The AMX path: pack the tokens once (16 per task), then tasks of (W rows, 32 tokens) blocks,
+// about 4 per thread, neighbouring tasks on the same W rows so those stay in the shared cache.
+void matmul_amx(ThreadPool& pool, const Matrix& W, const float* x, int64_t tokens, float* y, int64_t ldy,
+                const float* bias) {
+  thread_local std::vector<uint16_t> packed;  // reused: the caller's thread owns it
+  const int64_t K = W.cols, padded = (tokens + 15) / 16 * 16;
+  if (packed.size() < static_cast<size_t>(padded * K)) packed.resize(static_cast<size_t>(padded * K));
+  uint16_t* xp = packed.data();
+  pool.run(padded / 16, [&](int64_t b) { amx::pack_tokens(x, tokens, K, b, xp); });
+  const int64_t row_blocks = (W.rows + 31) / 32, token_groups = (padded + 31) / 32;
+  const int64_t per_task = std::max<int64_t>(1, row_blocks * token_groups / (static_cast<int64_t>(pool.size()) * 4));
+  const int64_t row_tasks = (row_blocks + per_task - 1) / per_task;
+  pool.run(row_tasks * token_groups, [&](int64_t i) {
+    const int64_t r0 = (i / token_groups) * per_task * 32, t0 = (i % token_groups) * 32;
+    amx::matmul_rows(W, xp, tokens, y, ldy, bias, r0, std::min(W.rows, r0 + per_task * 32), t0,
+                     std::min(padded, t0 + 32));
+  });
+}
+
+}  // namespace
+
 void matmul(ThreadPool& pool, const Matrix& W, const float* x, int64_t tokens, float* y, int64_t ldy,
-            const float* bias) {
+            const float* bias, bool bf16_activations) {
+  if (bf16_activations && W.dtype == DType::BF16 && tokens >= kAmxMinTokens && W.cols % 32 == 0 &&
+      matmul_has_amx())
+    return matmul_amx(pool, W, x, tokens, y, ldy, bias);
   const MatmulRowsFn fn = isa().rows;
   // Tasks of whole 4-row blocks; about 4 tasks per thread balances uneven progress without
   // making the W blocks too small to stream efficiently.
@@ -201,6 +240,11 @@ void matmul(ThreadPool& pool, const Matrix& W, const float* x, int64_t tokens, f
     const int64_t r0 = i * per_task;
     fn(W, x, tokens, y, ldy, bias, r0, std::min(rows, r0 + per_task));
   });
+}
+
+void gemm_f32(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb, float* C,
+              int64_t ldc, bool accumulate, bool lower) {
+  isa().gemm(M, N, K, A, lda, B, ldb, C, ldc, accumulate, lower);
 }
 
 void rms_norm(const float* x, const float* w, int64_t n, float eps, float* y) {

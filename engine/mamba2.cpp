@@ -47,69 +47,93 @@ void ssm_step(const Dims& d, const ConvRows& cv, int64_t h, float dt, float A, f
   }
 }
 
-// C_i . B_j for i >= j inside each chunk, per B/C group: [G][T][Q] (row t = c0 + i holds j < Q).
-// Shared by the heads of a group, so computed once.
-std::vector<float> chunk_cb(ThreadPool& pool, const Dims& d, const ConvRows& cv, int64_t T, int64_t Q) {
-  std::vector<float> cb(static_cast<size_t>(d.G * T * Q));
+// Per-thread scratch of the scan tasks, grown once and reused.
+struct ScanScratch {
+  std::vector<float> st, yc, m, bt, dt, cum, decay, L;
+  static float* get(std::vector<float>& v, int64_t n) {
+    if (v.size() < static_cast<size_t>(n)) v.resize(static_cast<size_t>(n));
+    return v.data();
+  }
+};
+thread_local ScanScratch scratch;
+
+// C_i . B_j inside each chunk, per B/C group: [G][T][Q] (row t = c0 + i holds j < q). Shared by
+// the heads of a group, so computed once.
+void chunk_cb(ThreadPool& pool, const Dims& d, const ConvRows& cv, int64_t T, int64_t Q, float* cb) {
   const int64_t chunks = (T + Q - 1) / Q;
   pool.run(d.G * chunks, [&](int64_t task) {
     const int64_t g = task / chunks, c0 = (task % chunks) * Q, q = std::min(Q, T - c0);
-    for (int64_t i = 0; i < q; ++i)
-      for (int64_t j = 0; j <= i; ++j) cb[(g * T + c0 + i) * Q + j] = dot_f32(cv.C(c0 + i, g), cv.B(c0 + j, g), d.N);
+    float* bt = ScanScratch::get(scratch.bt, d.N * q);  // B^T of the chunk [N, q]
+    for (int64_t j = 0; j < q; ++j)
+      for (int64_t n = 0; n < d.N; ++n) bt[n * q + j] = cv.B(c0 + j, g)[n];
+    gemm_f32(q, q, d.N, cv.C(c0, g), d.conv_dim, bt, q, cb + (g * T + c0) * Q, Q);
   });
-  return cb;
 }
 
-// T tokens in chunks of Q (reference doc 1.8, "Prefill"): within a chunk the output is an
-// attention-like sum over earlier positions of the chunk (Y_diag) plus the carried state read
+// Channels [p0, p0 + pn) of head h over T tokens in chunks of Q (reference doc 1.8, "Prefill"):
+// within a chunk the output is an attention-like sum over earlier positions of the chunk
+// (Y_diag = M X with M[i, j] = C_i.B_j exp(cum_i - cum_j) dt_j) plus the carried state read
 // through C (Y_off); the state is then advanced once per chunk. Equal to T recurrent steps up
-// to rounding.
-void ssd_chunked(const Dims& d, const ConvRows& cv, const float* cb, int64_t T, int64_t Q, int64_t h, const float* dt,
-                 float A, float D, float* S, float* y, int64_t ldy) {
-  const int64_t g = h / d.heads_per_group;
-  std::vector<float> cum(static_cast<size_t>(Q)), decay(static_cast<size_t>(Q)), L(static_cast<size_t>(Q));
+// to rounding. The three products run as fp32 GEMMs on the state transposed to [N, pn].
+void ssd_chunked(const Dims& d, const ConvRows& cv, const float* cb, int64_t T, int64_t Q, int64_t h, int64_t p0,
+                 int64_t pn, const float* dt, float A, float D, float* S, float* y, int64_t ldy) {
+  const int64_t g = h / d.heads_per_group, N = d.N, ldc = d.conv_dim;
+  ScanScratch& sc = scratch;
+  float* st = ScanScratch::get(sc.st, N * pn);
+  float* yc = ScanScratch::get(sc.yc, Q * pn);
+  float* M = ScanScratch::get(sc.m, Q * Q);
+  float* bt = ScanScratch::get(sc.bt, N * Q);
+  float* dtj = ScanScratch::get(sc.dt, Q);
+  float* cum = ScanScratch::get(sc.cum, Q);
+  float* decay = ScanScratch::get(sc.decay, Q);
+  float* L = ScanScratch::get(sc.L, Q);
+  for (int64_t p = 0; p < pn; ++p)
+    for (int64_t n = 0; n < N; ++n) st[n * pn + p] = S[(p0 + p) * N + n];
   for (int64_t c0 = 0; c0 < T; c0 += Q) {
     const int64_t q = std::min(Q, T - c0);
+    const float* X = cv.x(c0, h) + p0;  // [q, pn], row stride ldc
     float run = 0.0f;
     for (int64_t i = 0; i < q; ++i) {
-      const float a = dt[(c0 + i) * d.heads] * A;
+      dtj[i] = dt[(c0 + i) * d.heads];
+      const float a = dtj[i] * A;
       cum[i] = (run += a);
       decay[i] = std::exp(a);
     }
+    // Y_off: the state carried into the chunk, read through C_i, decayed to position i.
+    gemm_f32(q, pn, N, cv.C(c0, g), ldc, st, pn, yc, pn);
     for (int64_t i = 0; i < q; ++i) {
-      const int64_t t = c0 + i;
-      const float* C = cv.C(t, g);
-      const float* x = cv.x(t, h);
-      float* yt = y + t * ldy;
-      // Y_off: the state carried into the chunk, decayed to position i, read through C_i.
       const float into = std::exp(cum[i]);
-      for (int64_t p = 0; p < d.P; ++p) yt[p] = into * dot_f32(S + p * d.N, C, d.N) + D * x[p];
-      // Y_diag: positions j <= i of this chunk; L[j] = exp(cum_i - cum_j), kept as a running
-      // product of per-step decays (row i from row i-1) instead of i exponentials.
+      for (int64_t p = 0; p < pn; ++p) yc[i * pn + p] *= into;
+    }
+    // Y_diag. L[j] = exp(cum_i - cum_j) is kept as a running product of per-step decays (row i
+    // from row i-1) instead of i exponentials; M is zero above the diagonal.
+    for (int64_t i = 0; i < q; ++i) {
       for (int64_t j = 0; j < i; ++j) L[j] *= decay[i];
       L[i] = 1.0f;
-      const float* cbi = cb + (g * T + t) * Q;
-      for (int64_t j = 0; j <= i; ++j) {
-        const float wj = cbi[j] * L[j] * dt[(c0 + j) * d.heads];
-        const float* xj = cv.x(c0 + j, h);
-        for (int64_t p = 0; p < d.P; ++p) yt[p] += wj * xj[p];
-      }
+      const float* cbi = cb + (g * T + c0 + i) * Q;
+      float* Mi = M + i * q;
+      for (int64_t j = 0; j <= i; ++j) Mi[j] = cbi[j] * L[j] * dtj[j];
+      std::fill(Mi + i + 1, Mi + q, 0.0f);
     }
-    // Advance the state over the whole chunk: S = exp(sum a) S + sum_j exp(cum_end - cum_j) dt_j x_j B_j^T.
-    const float total = cum[q - 1];
-    const float chunk_decay = std::exp(total);
-    for (int64_t i = 0; i < d.P * d.N; ++i) S[i] *= chunk_decay;
+    gemm_f32(q, pn, q, M, q, X, ldc, yc, pn, true, true);
+    for (int64_t i = 0; i < q; ++i) {
+      float* yt = y + (c0 + i) * ldy + p0;
+      const float* xt = X + i * ldc;
+      for (int64_t p = 0; p < pn; ++p) yt[p] = yc[i * pn + p] + D * xt[p];
+    }
+    // Advance the state over the whole chunk: S = exp(sum a) S + sum_j exp(cum_end - cum_j) dt_j x_j B_j^T,
+    // here as S^T += (B^T scaled by column) X. L now holds row q-1: exp(cum_end - cum_j).
+    const float chunk_decay = std::exp(cum[q - 1]);
+    for (int64_t i = 0; i < N * pn; ++i) st[i] *= chunk_decay;
     for (int64_t j = 0; j < q; ++j) {
-      const float wj = L[j] * dt[(c0 + j) * d.heads];  // L now holds row q-1: exp(cum_end - cum_j)
-      const float* xj = cv.x(c0 + j, h);
+      const float wj = L[j] * dtj[j];
       const float* Bj = cv.B(c0 + j, g);
-      for (int64_t p = 0; p < d.P; ++p) {
-        const float s = wj * xj[p];
-        float* Sp = S + p * d.N;
-        for (int64_t n = 0; n < d.N; ++n) Sp[n] += s * Bj[n];
-      }
+      for (int64_t n = 0; n < N; ++n) bt[n * q + j] = wj * Bj[n];
     }
+    gemm_f32(N, pn, q, bt, q, X, ldc, st, pn, true);
   }
+  for (int64_t p = 0; p < pn; ++p)
+    for (int64_t n = 0; n < N; ++n) S[(p0 + p) * N + n] = st[n * pn + p];
 }
 
 }  // namespace
@@ -118,27 +142,27 @@ void mamba2(NemotronH& m, const MambaWeights& w, LayerState& s, int64_t pos, con
             float* out) {
   const ModelConfig& c = m.config();
   const Dims d(c);
-  std::vector<float> zx(static_cast<size_t>(T * d.in_out));
-  matmul(m.pool(), w.in_proj, x, T, zx.data(), d.in_out, w.in_proj_bias.empty() ? nullptr : w.in_proj_bias.data());
+  float* zx = m.work(kMixer0, T * d.in_out);
+  m.matmul(w.in_proj, x, T, zx, d.in_out, w.in_proj_bias);
 
   // Causal depthwise conv over [conv state (K-1 rows) | this batch's xBC rows], then SiLU.
   const int64_t K = d.K, CD = d.conv_dim;
-  std::vector<float> buf(static_cast<size_t>((K - 1 + T) * CD));
-  std::copy(s.conv.begin(), s.conv.end(), buf.begin());
-  for (int64_t t = 0; t < T; ++t)
-    std::copy_n(&zx[t * d.in_out + d.d_inner], CD, &buf[(K - 1 + t) * CD]);
-  std::vector<float> conv(static_cast<size_t>(T * CD));
+  auto input = [&](int64_t r) {  // row r of [state | batch]
+    return r < K - 1 ? &s.conv[r * CD] : zx + (r - (K - 1)) * d.in_out + d.d_inner;
+  };
+  float* conv = m.work(kMixer1, T * CD);
   m.pool().run(T, [&](int64_t t) {
-    float* o = &conv[t * CD];
+    float* o = conv + t * CD;
     std::copy_n(w.conv_b.data(), CD, o);
     for (int64_t k = 0; k < K; ++k) {
       const float* wk = &w.conv_w[k * CD];
-      const float* in = &buf[(t + k) * CD];
+      const float* in = input(t + k);
       for (int64_t ch = 0; ch < CD; ++ch) o[ch] += wk[ch] * in[ch];
     }
     for (int64_t ch = 0; ch < CD; ++ch) o[ch] = silu(o[ch]);
   });
-  std::copy(buf.end() - static_cast<std::ptrdiff_t>(s.conv.size()), buf.end(), s.conv.begin());
+  // The new state is rows T..T+K-2; in place, as row r reads row T + r > r.
+  for (int64_t r = 0; r < K - 1; ++r) std::copy_n(input(T + r), CD, &s.conv[r * CD]);
 
   // dt = softplus(dt_raw + dt_bias), limited to time_step_limit ((0, inf) by default: no-op),
   // as NVIDIA's kernels and vLLM do. transformers 5.17 instead clamps at time_step_min in its
@@ -146,22 +170,33 @@ void mamba2(NemotronH& m, const MambaWeights& w, LayerState& s, int64_t pos, con
   double lo = c.time_step_limit[0], hi = c.time_step_limit[1];
   const bool cached_step = pos > 0 && T == 1;
   if (m.options().dt_clamp == DtClamp::kTransformers && !cached_step) lo = std::max(lo, c.time_step_min);
-  std::vector<float> dt(static_cast<size_t>(T * d.heads));
+  float* dt = m.work(kMixer2, T * d.heads);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t h = 0; h < d.heads; ++h) {
       const double v = softplus(zx[t * d.in_out + d.d_inner + CD + h] + w.dt_bias[h]);
       dt[t * d.heads + h] = static_cast<float>(std::min(hi, std::max(lo, v)));
     }
 
-  std::vector<float> y(static_cast<size_t>(T * d.d_inner));
-  const ConvRows cv{conv.data(), d};
+  float* y = m.work(kMixer3, T * d.d_inner);
+  const ConvRows cv{conv, d};
   const int64_t state_per_head = d.P * d.N;
-  const std::vector<float> cb = T == 1 ? std::vector<float>() : chunk_cb(m.pool(), d, cv, T, c.chunk_size);
-  m.pool().run(d.heads, [&](int64_t h) {
-    float* S = s.ssm.data() + h * state_per_head;
-    if (T == 1) ssm_step(d, cv, h, dt[h], w.A[h], w.D[h], S, &y[h * d.P]);
-    else ssd_chunked(d, cv, cb.data(), T, c.chunk_size, h, &dt[h], w.A[h], w.D[h], S, &y[h * d.P], d.d_inner);
-  });
+  if (T == 1) {
+    m.pool().run(d.heads, [&](int64_t h) {
+      ssm_step(d, cv, h, dt[h], w.A[h], w.D[h], s.ssm.data() + h * state_per_head, &y[h * d.P]);
+    });
+  } else {
+    float* cb = m.work(kMixer4, d.G * T * c.chunk_size);
+    chunk_cb(m.pool(), d, cv, T, c.chunk_size, cb);
+    // Heads split into channel parts (each its own rows of S) until every thread has two tasks.
+    int64_t parts = 1;
+    while (d.heads * parts < 2 * m.pool().size() && d.P % (2 * parts) == 0 && d.P / (2 * parts) >= 16) parts *= 2;
+    const int64_t pn = d.P / parts;
+    m.pool().run(d.heads * parts, [&](int64_t task) {
+      const int64_t h = task / parts, p0 = (task % parts) * pn;
+      ssd_chunked(d, cv, cb, T, c.chunk_size, h, p0, pn, &dt[h], w.A[h], w.D[h], s.ssm.data() + h * state_per_head,
+                  &y[h * d.P], d.d_inner);
+    });
+  }
 
   // Gated RMSNorm: u = y * silu(z), normalised per group of d_inner/G channels (all heads of a
   // B/C group), then scaled by the norm weight.
@@ -179,8 +214,7 @@ void mamba2(NemotronH& m, const MambaWeights& w, LayerState& s, int64_t pos, con
       for (int64_t i = 0; i < gs; ++i) ug[i] = w.norm[g * gs + i] * (ug[i] * r);
     }
   });
-  matmul(m.pool(), w.out_proj, y.data(), T, out, c.hidden_size,
-         w.out_proj_bias.empty() ? nullptr : w.out_proj_bias.data());
+  m.matmul(w.out_proj, y, T, out, c.hidden_size, w.out_proj_bias);
 }
 
 }  // namespace nagent::engine::blocks

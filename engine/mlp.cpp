@@ -7,13 +7,15 @@ namespace nagent::engine::blocks {
 
 void mlp(NemotronH& m, const MlpWeights& w, const float* x, int64_t T, float* out) {
   const int64_t I = w.up.rows;
-  std::vector<float> h(static_cast<size_t>(T * I));
-  matmul(m.pool(), w.up, x, T, h.data(), I, w.up_bias.empty() ? nullptr : w.up_bias.data());
-  for (float& v : h) {
-    const float r = std::max(v, 0.0f);
-    v = r * r;
-  }
-  matmul(m.pool(), w.down, h.data(), T, out, w.down.rows, w.down_bias.empty() ? nullptr : w.down_bias.data());
+  float* h = m.work(kMixer0, T * I);
+  m.matmul(w.up, x, T, h, I, w.up_bias);
+  m.pool().run(T, [&](int64_t t) {
+    for (float* v = h + t * I; v < h + (t + 1) * I; ++v) {
+      const float r = std::max(*v, 0.0f);
+      *v = r * r;
+    }
+  });
+  m.matmul(w.down, h, T, out, w.down.rows, w.down_bias);
 }
 
 }  // namespace nagent::engine::blocks

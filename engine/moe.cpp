@@ -53,11 +53,10 @@ std::vector<std::pair<int, float>> route(const ModelConfig& c, const float* logi
 void moe(NemotronH& m, const MoeWeights& w, const float* x, int64_t T, float* out) {
   const ModelConfig& c = m.config();
   const int64_t E = c.n_routed_experts, H = c.hidden_size, L = c.latent(), I = c.moe_intermediate_size;
-  auto bias = [](const std::vector<float>& b) { return b.empty() ? nullptr : b.data(); };
 
   const Matrix router{w.router.data(), DType::F32, E, H};
   std::vector<float> logits(static_cast<size_t>(T * E));
-  matmul(m.pool(), router, x, T, logits.data(), E);
+  m.matmul(router, x, T, logits.data(), E);
   std::vector<std::vector<std::pair<int64_t, float>>> tokens_of(static_cast<size_t>(E));
   for (int64_t t = 0; t < T; ++t)
     for (auto [e, wt] : route(c, &logits[t * E], w.correction_bias.data())) tokens_of[e].emplace_back(t, wt);
@@ -66,7 +65,7 @@ void moe(NemotronH& m, const MoeWeights& w, const float* x, int64_t T, float* ou
   const float* xin = x;
   if (w.latent) {
     xl.resize(static_cast<size_t>(T * L));
-    matmul(m.pool(), w.fc1_latent, x, T, xl.data(), L, bias(w.fc1_bias));
+    m.matmul(w.fc1_latent, x, T, xl.data(), L, w.fc1_bias);
     xin = xl.data();
   }
   // Each expert runs once over the tokens routed to it.
@@ -80,19 +79,19 @@ void moe(NemotronH& m, const MoeWeights& w, const float* x, int64_t T, float* ou
     ye.resize(static_cast<size_t>(n * L));
     for (int64_t i = 0; i < n; ++i) std::copy_n(xin + mine[i].first * L, L, &xe[i * L]);
     const MlpWeights& ex = w.experts[e];
-    matmul(m.pool(), ex.up, xe.data(), n, he.data(), I, bias(ex.up_bias));
+    m.matmul(ex.up, xe.data(), n, he.data(), I, ex.up_bias);
     for (float& v : he) {
       const float r = std::max(v, 0.0f);
       v = r * r;
     }
-    matmul(m.pool(), ex.down, he.data(), n, ye.data(), L, bias(ex.down_bias));
+    m.matmul(ex.down, he.data(), n, ye.data(), L, ex.down_bias);
     for (int64_t i = 0; i < n; ++i) {
       float* dst = &yl[mine[i].first * L];
       const float wt = mine[i].second;
       for (int64_t j = 0; j < L; ++j) dst[j] += wt * ye[i * L + j];
     }
   }
-  if (w.latent) matmul(m.pool(), w.fc2_latent, yl.data(), T, out, H, bias(w.fc2_bias));
+  if (w.latent) m.matmul(w.fc2_latent, yl.data(), T, out, H, w.fc2_bias);
   else std::copy(yl.begin(), yl.end(), out);
 
   if (w.has_shared) {

@@ -14,6 +14,17 @@ NemotronH::NemotronH(ModelWeights weights, const EngineOptions& options)
   if (options_.max_batch < 1) options_.max_batch = 1;
 }
 
+void NemotronH::matmul(const Matrix& W, const float* x, int64_t T, float* y, int64_t ldy,
+                       const std::vector<float>& bias) {
+  engine::matmul(*pool_, W, x, T, y, ldy, bias.empty() ? nullptr : bias.data(), options_.bf16_activations);
+}
+
+float* NemotronH::work(WorkSlot slot, int64_t n) {
+  std::vector<float>& b = work_[slot];
+  if (b.size() < static_cast<size_t>(n)) b.resize(static_cast<size_t>(n));
+  return b.data();
+}
+
 ModelState NemotronH::new_state() const {
   const ModelConfig& c = w_.config;
   ModelState s;
@@ -50,29 +61,31 @@ void NemotronH::forward_batch(ModelState& state, const int32_t* tokens, int64_t 
   const ModelConfig& c = w_.config;
   const int64_t H = c.hidden_size;
   const float eps = static_cast<float>(c.layer_norm_epsilon);
-  std::vector<float> h(static_cast<size_t>(T * H)), x(h.size()), y(h.size());
+  float* h = work(kWorkHidden, T * H);
+  float* x = work(kWorkNormed, T * H);
+  float* y = work(kWorkMixerOut, T * H);
   for (int64_t t = 0; t < T; ++t)
     convert_to_f32(w_.embeddings.data, w_.embeddings.dtype, static_cast<int64_t>(tokens[t]) * H, H, &h[t * H]);
 
   for (size_t l = 0; l < w_.layers.size(); ++l) {
     const LayerWeights& lw = w_.layers[l];
-    for (int64_t t = 0; t < T; ++t) rms_norm(&h[t * H], lw.norm.data(), H, eps, &x[t * H]);
+    pool_->run(T, [&](int64_t t) { rms_norm(&h[t * H], lw.norm.data(), H, eps, &x[t * H]); });
     switch (lw.type) {
-      case LayerType::kMamba: blocks::mamba2(*this, lw.mamba, state.layers[l], state.position, x.data(), T, y.data()); break;
-      case LayerType::kAttention:
-        blocks::attention(*this, lw.attention, state.layers[l], state.position, x.data(), T, y.data());
-        break;
-      case LayerType::kMlp: blocks::mlp(*this, lw.mlp, x.data(), T, y.data()); break;
-      case LayerType::kMoe: blocks::moe(*this, lw.moe, x.data(), T, y.data()); break;
+      case LayerType::kMamba: blocks::mamba2(*this, lw.mamba, state.layers[l], state.position, x, T, y); break;
+      case LayerType::kAttention: blocks::attention(*this, lw.attention, state.layers[l], state.position, x, T, y); break;
+      case LayerType::kMlp: blocks::mlp(*this, lw.mlp, x, T, y); break;
+      case LayerType::kMoe: blocks::moe(*this, lw.moe, x, T, y); break;
     }
-    for (size_t i = 0; i < h.size(); ++i) h[i] += y[i];
+    pool_->run(T, [&](int64_t t) {
+      for (int64_t i = t * H; i < (t + 1) * H; ++i) h[i] += y[i];
+    });
   }
   state.position += T;
   if (!logits) return;
   const int64_t first = all_positions ? 0 : T - 1;
   const int64_t rows = T - first;
   for (int64_t t = first; t < T; ++t) rms_norm(&h[t * H], w_.norm_f.data(), H, eps, &x[(t - first) * H]);
-  matmul(*pool_, w_.lm_head, x.data(), rows, logits, c.vocab_size);
+  matmul(w_.lm_head, x, rows, logits, c.vocab_size);
 }
 
 }  // namespace nagent::engine

@@ -18,6 +18,10 @@ struct EngineOptions {
   int threads = 0;  // 0: all hardware threads
   DtClamp dt_clamp = DtClamp::kTimeStepLimit;
   int64_t max_batch = 256;  // tokens per forward pass in prefill (bounds the workspace)
+  // Prefill products with BF16 weights round their activations to bf16 and run on AMX tiles
+  // where the CPU has them (PyTorch's bf16 numerics, fp32 sums); false keeps fp32 activations
+  // everywhere (the exact path, equal to fp32 arithmetic on the stored weights).
+  bool bf16_activations = true;
 };
 
 // The recurrent state of one sequence, per layer: conv and SSM state for Mamba layers, the
@@ -34,6 +38,10 @@ struct ModelState {
   bool operator==(const ModelState&) const = default;
 };
 
+// Work buffers of the forward pass, kept by the model and reused by every call, so that a warm
+// forward pass allocates nothing. The mixers share the kMixer slots: one block runs at a time.
+enum WorkSlot : int { kWorkHidden, kWorkNormed, kWorkMixerOut, kMixer0, kMixer1, kMixer2, kMixer3, kMixer4, kWorkSlots };
+
 class NemotronH {
  public:
   static std::unique_ptr<NemotronH> load(const std::string& dir, const EngineOptions& options = {});
@@ -43,6 +51,12 @@ class NemotronH {
   const ModelWeights& weights() const { return w_; }
   const EngineOptions& options() const { return options_; }
   ThreadPool& pool() { return *pool_; }
+  // engine::matmul on this model's pool with its options; bias empty for none.
+  void matmul(const Matrix& W, const float* x, int64_t T, float* y, int64_t ldy, const std::vector<float>& bias = {});
+
+  // Buffer `slot` with room for at least n floats (contents unspecified), valid until the
+  // next call for the same slot.
+  float* work(WorkSlot slot, int64_t n);
 
   ModelState new_state() const;
 
@@ -56,6 +70,7 @@ class NemotronH {
   ModelWeights w_;
   EngineOptions options_;
   std::unique_ptr<ThreadPool> pool_;
+  std::vector<float> work_[kWorkSlots];
 };
 
 // Block mixers (one file each). x: normed input [T, H]; out: [T, H] mixer output.

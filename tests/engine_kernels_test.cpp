@@ -1,7 +1,8 @@
 // CPU kernels: every matrix-kernel build this CPU runs (AVX-512, AVX2, generic) against a
 // double-precision reference, for each weight dtype and for ragged shapes (rows not a multiple
-// of 4, K not a multiple of the vector width, 1..9 and 33 tokens, bias, ldy > rows); half and
-// bfloat16 conversions; the thread pool.
+// of 4, K not a multiple of the vector width, 1..9 and 33 tokens, bias, ldy > rows); the fp32
+// GEMM of the Mamba scan likewise; the AMX-BF16 prefill path against the same reference on
+// bf16-rounded activations (on CPUs with AMX); half and bfloat16 conversions; the thread pool.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -85,6 +86,89 @@ TEST_CASE("every matmul build matches a double reference for every dtype and rag
             }
           }
         }
+      }
+    }
+  }
+}
+
+TEST_CASE("every gemm_f32 build matches a double reference: strides, accumulate, lower-triangular A") {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  for (const auto& v : matmul_variants()) {
+    for (int64_t M : {1, 3, 4, 9}) {
+      for (int64_t N : {1, 5, 16, 33, 64, 70}) {
+        for (int64_t K : {1, 6, 17, 64}) {
+          for (bool accumulate : {false, true}) {
+            for (bool lower : {false, true}) {
+              INFO(v.isa << " M=" << M << " N=" << N << " K=" << K << " acc=" << accumulate << " lower=" << lower);
+              const int64_t lda = K + 2, ldb = N + 3, ldc = N + 1;
+              std::vector<float> A(static_cast<size_t>(M * lda)), B(static_cast<size_t>(K * ldb)),
+                  C(static_cast<size_t>(M * ldc));
+              for (auto& x : A) x = normal(rng);
+              for (auto& x : B) x = normal(rng);
+              for (auto& x : C) x = normal(rng);
+              if (lower)
+                for (int64_t i = 0; i < M; ++i)
+                  for (int64_t k = i + 1; k < K; ++k) A[i * lda + k] = 0.0f;
+              const std::vector<float> before = C;
+              v.gemm(M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, accumulate, lower);
+              for (int64_t i = 0; i < M; ++i) {
+                for (int64_t j = 0; j < N; ++j) {
+                  double ref = accumulate ? before[i * ldc + j] : 0.0, mag = std::fabs(ref);
+                  for (int64_t k = 0; k < K; ++k) {
+                    ref += double(A[i * lda + k]) * B[k * ldb + j];
+                    mag += std::fabs(double(A[i * lda + k]) * B[k * ldb + j]);
+                  }
+                  REQUIRE(std::fabs(C[i * ldc + j] - ref) <= 1e-5 * mag + 1e-6);
+                }
+                for (int64_t j = N; j < ldc; ++j) REQUIRE(C[i * ldc + j] == before[i * ldc + j]);  // padding untouched
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("AMX prefill matmul: bf16 weights on bf16-rounded activations, every row and token once") {
+  if (!matmul_has_amx()) {
+    WARN("this CPU has no AMX-BF16: the AMX path is not exercised here");
+    return;
+  }
+  ThreadPool pool(3);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal;
+  // Rows: one partial tile, a 16+8 tail, many blocks with a tail; tokens: one tile, ragged.
+  for (int64_t N : {5, 24, 100, 1031}) {
+    for (int64_t K : {32, 96}) {
+      for (int64_t T : {16, 17, 40, 128}) {
+        INFO("N=" << N << " K=" << K << " T=" << T);
+        std::vector<uint16_t> w(static_cast<size_t>(N * K));
+        for (auto& v : w) v = f32_to_bf16(normal(rng));
+        std::vector<float> x(static_cast<size_t>(T * K)), bias(static_cast<size_t>(N));
+        for (auto& v : x) v = normal(rng);
+        for (auto& v : bias) v = normal(rng);
+        const int64_t ldy = N + 2;
+        std::vector<float> y(static_cast<size_t>(T * ldy), -12345.0f), exact(y);
+        const Matrix W{w.data(), DType::BF16, N, K};
+        matmul(pool, W, x.data(), T, y.data(), ldy, bias.data(), true);
+        matmul(pool, W, x.data(), T, exact.data(), ldy, bias.data(), false);
+        double diff = 0;
+        for (int64_t t = 0; t < T; ++t) {
+          for (int64_t n = 0; n < N; ++n) {
+            double ref = bias[n], mag = std::fabs(bias[n]);
+            for (int64_t k = 0; k < K; ++k) {
+              const double p = double(bf16_to_f32(w[n * K + k])) * bf16_to_f32(f32_to_bf16(x[t * K + k]));
+              ref += p;
+              mag += std::fabs(p);
+            }
+            REQUIRE(std::fabs(y[t * ldy + n] - ref) <= 1e-5 * mag + 1e-6);
+            diff = std::max(diff, double(std::fabs(y[t * ldy + n] - exact[t * ldy + n])));
+          }
+          for (int64_t n = N; n < ldy; ++n) REQUIRE(y[t * ldy + n] == -12345.0f);
+        }
+        CHECK(diff > 0.0);  // the rounding is real: the fp32-activation path differs
       }
     }
   }

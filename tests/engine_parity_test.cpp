@@ -125,9 +125,18 @@ TEST_CASE("fp32 fixtures match transformers to 1e-4 at every prefill position an
   check_fixture("super_fp32", 1e-4);
 }
 
-TEST_CASE("bf16 checkpoints: weights used as stored, fp32 compute matches transformers on the same weights") {
-  check_fixture("nano_bf16", 1e-4);
-  check_fixture("super_bf16", 1e-4);
+TEST_CASE("bf16 checkpoints, fp32 activations: weights used as stored match transformers' fp32 compute on them") {
+  EngineOptions exact;
+  exact.bf16_activations = false;
+  check_fixture("nano_bf16", 1e-4, exact);
+  check_fixture("super_bf16", 1e-4, exact);
+}
+
+TEST_CASE("bf16 checkpoints, bf16 activations (AMX prefill where the CPU has it) stay within 2e-2") {
+  INFO("AMX on this CPU: " << matmul_has_amx());
+  // The dense fixture only: with routed experts, rounding flips expert choices and the result
+  // moves as far as transformers' own bf16 run does (checked against it in the next test).
+  check_fixture("nano_bf16", 2e-2);
 }
 
 TEST_CASE("bf16 checkpoints against transformers computing in bf16") {

@@ -3,8 +3,10 @@
 checkpoint with random weights (hub layout) and times transformers on the CPU, batch 1.
 
 Usage: python3 bench_torch.py CKPT_DIR THREADS [fp32|bf16 ...] > torch.json
-Prints one JSON object: per dtype, prefill tokens/s (PREFILL tokens, last-position logits only, as
-generation does) and decode tokens/s (DECODE greedy steps through transformers' cache).
+Prints one JSON object: the prompt ids and, per dtype, prefill tokens/s (PREFILL tokens,
+last-position logits only, as generation does), decode tokens/s (DECODE greedy steps through
+transformers' cache) and the path of the prompt's last-position logits (float32 little-endian),
+which bench_engine_cpu checks its own against.
 """
 import json
 import os
@@ -47,11 +49,13 @@ def time_model(model, vocab):
     g = torch.Generator().manual_seed(1)
     prompt = torch.randint(3, vocab, (1, PREFILL), generator=g)
     best_prefill, best_decode = float("inf"), float("inf")
+    last_logits = None
     for _ in range(3):
         t0 = time.perf_counter()
         out = model(input_ids=prompt, use_cache=True, logits_to_keep=1)
         t1 = time.perf_counter()
         cache = out.past_key_values
+        last_logits = out.logits[0, -1].float().numpy()
         nxt = out.logits[:, -1].argmax(-1, keepdim=True)
         t2 = time.perf_counter()
         for _ in range(DECODE):
@@ -61,7 +65,7 @@ def time_model(model, vocab):
         t3 = time.perf_counter()
         best_prefill = min(best_prefill, t1 - t0)
         best_decode = min(best_decode, t3 - t2)
-    return PREFILL / best_prefill, DECODE / best_decode
+    return PREFILL / best_prefill, DECODE / best_decode, prompt[0].tolist(), last_logits
 
 
 def main():
@@ -76,8 +80,11 @@ def main():
         W = write(d, dtype)
         model = ref.load_into_hf(d, {k: v.float() for k, v in W.items()}, dtype, print)
         result["params"] = sum(p.numel() for p in model.parameters())
-        pf, dc = time_model(model, CONFIG["vocab_size"])
-        result[name] = {"prefill_tok_s": pf, "decode_tok_s": dc}
+        pf, dc, prompt, last_logits = time_model(model, CONFIG["vocab_size"])
+        logits_path = os.path.join(d, "last_logits.f32")
+        last_logits.astype("<f4").tofile(logits_path)
+        result["prompt_ids"] = prompt
+        result[name] = {"prefill_tok_s": pf, "decode_tok_s": dc, "last_logits": logits_path}
         print(f"torch eager {name} threads={threads}: prefill {pf:.1f} tok/s, decode {dc:.2f} tok/s",
               file=sys.stderr, flush=True)
     print(json.dumps(result))
