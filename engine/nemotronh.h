@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cpu_kernels.h"
+#include "engine/language_model.h"
 #include "engine/model_config.h"
 #include "engine/model_weights.h"
 
@@ -20,35 +21,19 @@ struct EngineOptions {
   int64_t max_batch = 256;  // tokens per forward pass in prefill (bounds the workspace)
 };
 
-// The recurrent state of one sequence, per layer: conv and SSM state for Mamba layers, the
-// key/value cache for attention layers (MLP and MoE layers keep nothing).
-struct LayerState {
-  std::vector<float> conv;  // Mamba: last K-1 conv inputs, [K-1, conv_dim]
-  std::vector<float> ssm;   // Mamba: [Hm, P, N]
-  std::vector<float> k, v;  // attention: [tokens, Hkv * hd]
-  bool operator==(const LayerState&) const = default;
-};
-struct ModelState {
-  int64_t position = 0;  // tokens consumed so far
-  std::vector<LayerState> layers;
-  bool operator==(const ModelState&) const = default;
-};
-
-class NemotronH {
+class NemotronH : public LanguageModel {
  public:
   static std::unique_ptr<NemotronH> load(const std::string& dir, const EngineOptions& options = {});
   explicit NemotronH(ModelWeights weights, const EngineOptions& options = {});
 
-  const ModelConfig& config() const { return w_.config; }
+  const ModelConfig& config() const override { return w_.config; }
   const ModelWeights& weights() const { return w_; }
   const EngineOptions& options() const { return options_; }
   ThreadPool& pool() { return *pool_; }
 
-  ModelState new_state() const;
-
-  // Feeds n tokens, advancing `state`. Writes logits for every position ([n, vocab]) when
-  // all_positions, else for the last token only ([vocab]). logits may be null (state only).
-  void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions);
+  ModelState new_state() const override { return zero_host_state(w_.config); }
+  void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) override;
+  std::string device_description() const override;
 
  private:
   void forward_batch(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions);
