@@ -17,7 +17,7 @@ namespace {
 constexpr int kThreads = 1024;
 using Reduce = cub::BlockReduce<double, kThreads>;
 
-__global__ void argmax_kernel(const float* logits, int64_t V, int32_t* out) {
+__global__ void __launch_bounds__(kThreads) argmax_kernel(const float* logits, int64_t V, int32_t* out) {
   const float* row = logits + blockIdx.x * V;
   float best = -INFINITY;
   int64_t idx = V;
@@ -70,7 +70,7 @@ __device__ float bisect(P pred) {
   return __uint_as_float(lo);
 }
 
-__global__ void distribution_kernel(const float* logits, int64_t V, SamplingParams p, float* e) {
+__global__ void __launch_bounds__(kThreads) distribution_kernel(const float* logits, int64_t V, SamplingParams p, float* e) {
   __shared__ Reduce::TempStorage tmp;
   __shared__ double result;
   __shared__ float mx_shared;
@@ -118,7 +118,7 @@ __global__ void distribution_kernel(const float* logits, int64_t V, SamplingPara
   for (int64_t i = threadIdx.x; i < V; i += blockDim.x) e[i] = static_cast<float>(e[i] / kept);
 }
 
-__global__ void sample_kernel(const float* probs, int64_t V, double u, int32_t* out) {
+__global__ void __launch_bounds__(kThreads) sample_kernel(const float* probs, int64_t V, double u, int32_t* out) {
   using Scan = cub::BlockScan<double, kThreads>;
   __shared__ typename Scan::TempStorage tmp;
   __shared__ double offset;
