@@ -49,7 +49,7 @@ DeviceChoice resolve_device(const std::string& name) {
 
 std::unique_ptr<LanguageModel> load_language_model(const std::string& dir, const std::string& device,
                                                    const EngineOptions& options) {
-  const DeviceChoice d = resolve_device(device);
+  [[maybe_unused]] const DeviceChoice d = resolve_device(device);  // validates the name either way
 #if NAGENT_CUDA
   if (d.cuda) return cuda::load_model(dir, d.ordinal, options);
 #endif
