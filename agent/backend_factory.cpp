@@ -1,5 +1,6 @@
 #include "agent/backend_factory.h"
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "agent/errors.h"
@@ -42,6 +43,7 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
                         "tokenizer.json); the shipped default model is missing from " + default_model_dir());
     LocalBackendOptions local;
     local.model_dir = model;
+    if (const char* d = std::getenv("NAGENT_DEVICE")) local.device = d;  // cpu | cuda | cuda:N | auto
     return make_local_backend(local);
   }
   if (kind.empty())

@@ -62,7 +62,7 @@ struct Reader {
 
 }  // namespace
 
-EngineSession::EngineSession(NemotronH& model) : model_(&model) { snap_.state = model.new_state(); }
+EngineSession::EngineSession(LanguageModel& model) : model_(&model) { snap_.state = model.new_state(); }
 
 const std::vector<float>& EngineSession::append(const int32_t* tokens, int64_t n) {
   if (n <= 0) return snap_.last_logits;
@@ -88,22 +88,31 @@ void EngineSession::reset() {
 }
 
 void EngineSession::restore(SessionSnapshot s) {
-  if (s.state.layers.size() != model_->config().layers.size())
+  if (!s.state.device && s.state.layers.size() != model_->config().layers.size())
     throw std::invalid_argument("snapshot belongs to a model with another layer count");
   snap_ = std::move(s);
 }
 
+SessionSnapshot EngineSession::host_snapshot() const {
+  SessionSnapshot s;
+  s.state = model_->host_state(snap_.state);
+  s.tokens = snap_.tokens;
+  s.last_logits = snap_.last_logits;
+  return s;
+}
+
 void EngineSession::save(const std::string& path) const {
+  const ModelState host = model_->host_state(snap_.state);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) throw std::runtime_error(path + ": cannot create session file");
   out.write(kMagic, sizeof(kMagic));
   const std::string fp = fingerprint(model_->config());
   put<uint64_t>(out, fp.size());
   out.write(fp.data(), static_cast<std::streamsize>(fp.size()));
-  put<int64_t>(out, snap_.state.position);
+  put<int64_t>(out, host.position);
   put_vec(out, snap_.tokens);
   put_vec(out, snap_.last_logits);
-  for (const LayerState& l : snap_.state.layers) {
+  for (const LayerState& l : host.layers) {
     put_vec(out, l.conv);
     put_vec(out, l.ssm);
     put_vec(out, l.k);
@@ -128,7 +137,7 @@ void EngineSession::load(const std::string& path) {
   r.bytes(fp.data(), fp_len);
   if (fp != want) throw std::runtime_error(path + ": session file was written for another model (" + fp + ")");
   SessionSnapshot s;
-  s.state = model_->new_state();
+  s.state = zero_host_state(c);
   s.state.position = r.get<int64_t>();
   if (s.state.position < 0 || static_cast<uint64_t>(s.state.position) > r.remaining)
     throw std::runtime_error(path + ": session file has an impossible position");

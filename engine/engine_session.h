@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/nemotronh.h"
+#include "engine/language_model.h"
 
 namespace nagent::engine {
 
@@ -20,9 +20,9 @@ struct SessionSnapshot {
 
 class EngineSession {
  public:
-  explicit EngineSession(NemotronH& model);
+  explicit EngineSession(LanguageModel& model);
 
-  NemotronH& model() const { return *model_; }
+  LanguageModel& model() const { return *model_; }
   const std::vector<int32_t>& tokens() const { return snap_.tokens; }
   const std::vector<float>& last_logits() const { return snap_.last_logits; }
   const ModelState& state() const { return snap_.state; }
@@ -39,7 +39,10 @@ class EngineSession {
   int64_t sync(const std::vector<int32_t>& tokens, const SessionSnapshot* fallback = nullptr);
 
   void reset();
+  // A copy of the session (on the model's device when the model keeps its state there).
   SessionSnapshot snapshot() const { return snap_; }
+  // A copy in host memory, e.g. to evict an idle session from the GPU; restore() takes it back.
+  SessionSnapshot host_snapshot() const;
   void restore(SessionSnapshot s);
   EngineSession fork() const { return *this; }
 
@@ -49,7 +52,7 @@ class EngineSession {
   void load(const std::string& path);
 
  private:
-  NemotronH* model_;
+  LanguageModel* model_;
   SessionSnapshot snap_;
 };
 

@@ -11,6 +11,7 @@
 #include "engine/engine_session.h"
 #include "engine/generation.h"
 #include "engine/incremental_prompt.h"
+#include "engine/model_loader.h"
 #include "engine/tokenizer.h"
 
 namespace nagent {
@@ -18,7 +19,7 @@ namespace nagent {
 namespace {
 
 using engine::EngineSession;
-using engine::NemotronH;
+using engine::LanguageModel;
 
 // Routes streamed text to reasoning until </think> (or a <tool_call>, which Super sometimes
 // emits without closing its reasoning), then to content. Bytes that may start one of those tags
@@ -89,7 +90,7 @@ bool model_decodes_greedily(const std::string& dir) {
 
 class LocalBackend : public Backend {
  public:
-  LocalBackend(std::unique_ptr<NemotronH> model, Tokenizer tokenizer, std::string dir)
+  LocalBackend(std::unique_ptr<LanguageModel> model, Tokenizer tokenizer, std::string dir)
       : model_(std::move(model)),
         tokenizer_(std::move(tokenizer)),
         dir_(std::move(dir)),
@@ -151,8 +152,7 @@ class LocalBackend : public Backend {
   std::string describe() const override {
     const auto& c = model_->config();
     return "local " + dir_ + " (NemotronH " + std::to_string(c.num_layers()) + " layers, " +
-           (c.torch_dtype.empty() ? std::string("?") : c.torch_dtype) + ", " + std::to_string(model_->pool().size()) +
-           " threads" + (greedy_ ? ", greedy" : "") + ")";
+           (c.torch_dtype.empty() ? std::string("?") : c.torch_dtype) + ", " + model_->device_description() + (greedy_ ? ", greedy" : "") + ")";
   }
 
   int64_t context_window() const override { return model_->config().max_position_embeddings; }
@@ -162,7 +162,7 @@ class LocalBackend : public Backend {
   }
 
  private:
-  std::unique_ptr<NemotronH> model_;
+  std::unique_ptr<LanguageModel> model_;
   Tokenizer tokenizer_;
   std::string dir_;
   bool greedy_;
@@ -182,7 +182,7 @@ std::unique_ptr<Backend> make_local_backend(const LocalBackendOptions& options) 
   try {
     engine::EngineOptions eo;
     eo.threads = options.threads;
-    auto model = NemotronH::load(options.model_dir, eo);
+    auto model = engine::load_language_model(options.model_dir, options.device, eo);
     Tokenizer tok = Tokenizer::from_model_dir(options.model_dir);
     return std::make_unique<LocalBackend>(std::move(model), std::move(tok), options.model_dir);
   } catch (const BackendError&) {

@@ -7,13 +7,14 @@
 #include <string>
 
 #include "engine/backend.h"
-#include "engine/nemotronh.h"
+#include "engine/language_model.h"
 
 namespace nagent {
 
 struct LocalBackendOptions {
   std::string model_dir;  // config.json, safetensors, tokenizer.json, tokenizer_config.json
   int threads = 0;        // 0: all hardware threads
+  std::string device = "auto";  // cpu | cuda | cuda:N | auto (engine/model_loader.h)
 };
 
 // Throws BackendError (one line: what and how to fix) when the model or tokenizer cannot load.

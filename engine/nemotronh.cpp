@@ -25,17 +25,8 @@ float* NemotronH::work(WorkSlot slot, int64_t n) {
   return b.data();
 }
 
-ModelState NemotronH::new_state() const {
-  const ModelConfig& c = w_.config;
-  ModelState s;
-  s.layers.resize(c.layers.size());
-  for (size_t l = 0; l < c.layers.size(); ++l) {
-    if (c.layers[l] == LayerType::kMamba) {
-      s.layers[l].conv.assign(static_cast<size_t>((c.conv_kernel - 1) * c.conv_dim()), 0.0f);
-      s.layers[l].ssm.assign(static_cast<size_t>(c.mamba_num_heads * c.mamba_head_dim * c.ssm_state_size), 0.0f);
-    }
-  }
-  return s;
+std::string NemotronH::device_description() const {
+  return std::string("cpu ") + matmul_isa() + ", " + std::to_string(pool_->size()) + " threads";
 }
 
 void NemotronH::forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) {
@@ -44,7 +35,8 @@ void NemotronH::forward(ModelState& state, const int32_t* tokens, int64_t n, flo
     if (tokens[i] < 0 || tokens[i] >= V)
       throw std::out_of_range("token id " + std::to_string(tokens[i]) + " is outside the vocabulary [0, " +
                               std::to_string(V) + ")");
-  if (state.layers.size() != w_.layers.size()) throw std::invalid_argument("state belongs to another model");
+  if (state.device || state.layers.size() != w_.layers.size())
+    throw std::invalid_argument("state belongs to another model");
   for (int64_t done = 0; done < n;) {
     const int64_t b = std::min(options_.max_batch, n - done);
     const bool last = done + b == n;

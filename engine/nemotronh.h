@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/cpu_kernels.h"
+#include "engine/language_model.h"
 #include "engine/model_config.h"
 #include "engine/model_weights.h"
 
@@ -24,30 +25,16 @@ struct EngineOptions {
   bool bf16_activations = true;
 };
 
-// The recurrent state of one sequence, per layer: conv and SSM state for Mamba layers, the
-// key/value cache for attention layers (MLP and MoE layers keep nothing).
-struct LayerState {
-  std::vector<float> conv;  // Mamba: last K-1 conv inputs, [K-1, conv_dim]
-  std::vector<float> ssm;   // Mamba: [Hm, P, N]
-  std::vector<float> k, v;  // attention: [tokens, Hkv * hd]
-  bool operator==(const LayerState&) const = default;
-};
-struct ModelState {
-  int64_t position = 0;  // tokens consumed so far
-  std::vector<LayerState> layers;
-  bool operator==(const ModelState&) const = default;
-};
-
 // Work buffers of the forward pass, kept by the model and reused by every call, so that a warm
 // forward pass allocates nothing. The mixers share the kMixer slots: one block runs at a time.
 enum WorkSlot : int { kWorkHidden, kWorkNormed, kWorkMixerOut, kMixer0, kMixer1, kMixer2, kMixer3, kMixer4, kWorkSlots };
 
-class NemotronH {
+class NemotronH : public LanguageModel {
  public:
   static std::unique_ptr<NemotronH> load(const std::string& dir, const EngineOptions& options = {});
   explicit NemotronH(ModelWeights weights, const EngineOptions& options = {});
 
-  const ModelConfig& config() const { return w_.config; }
+  const ModelConfig& config() const override { return w_.config; }
   const ModelWeights& weights() const { return w_; }
   const EngineOptions& options() const { return options_; }
   ThreadPool& pool() { return *pool_; }
@@ -58,11 +45,9 @@ class NemotronH {
   // next call for the same slot.
   float* work(WorkSlot slot, int64_t n);
 
-  ModelState new_state() const;
-
-  // Feeds n tokens, advancing `state`. Writes logits for every position ([n, vocab]) when
-  // all_positions, else for the last token only ([vocab]). logits may be null (state only).
-  void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions);
+  ModelState new_state() const override { return zero_host_state(w_.config); }
+  void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) override;
+  std::string device_description() const override;
 
  private:
   void forward_batch(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions);

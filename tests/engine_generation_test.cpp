@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/generation.h"
+#include "engine/nemotronh.h"
 #include "engine/local_backend.h"
 #include "engine/safetensors.h"
 #include "engine/tokenizer.h"

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "engine/engine_session.h"
+#include "engine/nemotronh.h"
 
 using namespace nagent::engine;
 namespace fs = std::filesystem;

@@ -10,6 +10,7 @@
 #include "agent/cli/command.h"
 #include "engine/engine_options.h"
 #include "engine/generation.h"
+#include "engine/model_loader.h"
 #include "engine/tokenizer.h"
 
 namespace nagent::cli {
@@ -18,11 +19,12 @@ namespace {
 constexpr const char* kUsage =
     "usage: nagent generate --model DIR (--prompt TEXT | --ids 1,2,3) [--max-tokens N] [--temperature T]\n"
     "                       [--top-k K] [--top-p P] [--min-p P] [--seed S] [--stop STRING] [--json]\n"
-    "                       [--logprobs] [--threads N] [--dt-clamp limit|transformers]\n"
+    "                       [--logprobs] [--threads N] [--dt-clamp limit|transformers] [--device D]\n"
     "  --prompt TEXT    raw text, tokenized with DIR/tokenizer.json (no chat template)\n"
     "  --ids 1,2,3      token ids instead of text (no tokenizer needed; prints ids)\n"
     "  --temperature T  0 = greedy (default 0)\n"
     "  --stop STRING    also stop when the text contains STRING (always: <|im_end|> and EOS)\n"
+    "  --device D       cpu, cuda, cuda:N or auto (default: a CUDA GPU when this build has CUDA and one is present)\n"
     "  --json           print one JSON object (text, ids, finish_reason, logprobs) instead of streaming\n";
 
 double now() {
@@ -48,7 +50,7 @@ int generate_main(const std::vector<std::string>& args) {
   try {
     a = parse_arguments(args,
                         {"--model", "--prompt", "--ids", "--max-tokens", "--temperature", "--top-k", "--top-p",
-                         "--min-p", "--seed", "--stop", "--threads", "--dt-clamp"},
+                         "--min-p", "--seed", "--stop", "--threads", "--dt-clamp", "--device"},
                         {"--help", "--json", "--logprobs"});
     if (a.has("--help")) {
       std::fputs(kUsage, stdout);
@@ -73,7 +75,12 @@ int generate_main(const std::vector<std::string>& args) {
   }
 
   const std::string dir = *a.get("--model");
-  auto model = engine::NemotronH::load(dir, eo);
+  std::unique_ptr<engine::LanguageModel> model;
+  try {
+    model = engine::load_language_model(dir, a.get("--device").value_or("auto"), eo);
+  } catch (const std::invalid_argument& e) {
+    return fail(kExitUsage, e.what());
+  }
   std::unique_ptr<Tokenizer> tok;
   if (a.get("--prompt")) {
     tok = std::make_unique<Tokenizer>(Tokenizer::from_model_dir(dir));

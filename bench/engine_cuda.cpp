@@ -1,0 +1,222 @@
+// GPU throughput of the CUDA engine on a benchmark shape with random weights generated on the
+// GPU (default: Nemotron 3 Nano 30B-A3B's config): batch-1 decode tokens/s against the
+// memory-bandwidth roofline (weight and state bytes one token reads, over the device-to-device
+// copy bandwidth measured in this run), and prefill tokens/s against the bf16 GEMM rate
+// measured in this run (cuBLASLt, 8192^3).
+//   bench_engine_cuda [--config FILE] [--prompt N] [--decode N] [--prefill N]
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/cuda_model.h"
+#include "engine/cuda/kernels.h"
+#include "engine/model_config.h"
+
+using namespace nagent::engine;
+namespace cu = nagent::engine::cuda;
+
+namespace {
+
+struct Timer {
+  cudaEvent_t a, b;
+  cudaStream_t s;
+  explicit Timer(cudaStream_t st) : s(st) {
+    NAGENT_CUDA_CHECK(cudaEventCreate(&a));
+    NAGENT_CUDA_CHECK(cudaEventCreate(&b));
+  }
+  void start() { NAGENT_CUDA_CHECK(cudaEventRecord(a, s)); }
+  double stop_ms() {
+    NAGENT_CUDA_CHECK(cudaEventRecord(b, s));
+    NAGENT_CUDA_CHECK(cudaEventSynchronize(b));
+    float ms = 0;
+    NAGENT_CUDA_CHECK(cudaEventElapsedTime(&ms, a, b));
+    return ms;
+  }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Device-to-device copy of 4 GiB: bytes read + written per second.
+double copy_bandwidth(cudaStream_t st) {
+  const size_t bytes = size_t(4) << 30;
+  cu::DeviceBuffer a(bytes, nullptr, ""), b(bytes, nullptr, "");
+  cu::fill_uniform_f32(a.as<float>(), bytes / 4, -1, 1, 1, st);
+  Timer t(st);
+  std::vector<double> ms;
+  for (int i = 0; i < 12; ++i) {
+    t.start();
+    NAGENT_CUDA_CHECK(cudaMemcpyAsync(b.get(), a.get(), bytes, cudaMemcpyDeviceToDevice, st));
+    ms.push_back(t.stop_ms());
+  }
+  ms.erase(ms.begin(), ms.begin() + 2);
+  return 2.0 * bytes / (median(ms) * 1e-3);
+}
+
+double gemm_rate(cudaStream_t st) {
+  const int64_t n = 8192;
+  cu::MemoryLedger ledger;
+  cu::Gemm gemm(st, &ledger);
+  cu::DeviceBuffer w(n * n * 2, nullptr, ""), x(n * n * 2, nullptr, ""), y(n * n * 4, nullptr, "");
+  cu::fill_uniform_bf16(w.as<cu::bf16>(), n * n, 1.0f, 2, st);
+  cu::fill_uniform_bf16(x.as<cu::bf16>(), n * n, 1.0f, 3, st);
+  Timer t(st);
+  std::vector<double> ms;
+  for (int i = 0; i < 12; ++i) {
+    t.start();
+    gemm.run_bf16({w.as<cu::bf16>(), n, n}, x.as<cu::bf16>(), n, n, y.as<float>(), n);
+    ms.push_back(t.stop_ms());
+  }
+  ms.erase(ms.begin(), ms.begin() + 2);
+  return 2.0 * n * n * n / (median(ms) * 1e-3);
+}
+
+// Bytes one decode token at context `ctx` reads: every weight it uses (k routed experts of each
+// MoE layer), the Mamba states (read and written), the KV cache, one embedding row.
+double decode_bytes(const ModelConfig& c, int64_t ctx) {
+  const double H = c.hidden_size, b = 2;
+  double bytes = H * b + double(c.vocab_size) * H * b;
+  const double kvd = double(c.num_key_value_heads) * c.head_dim, qd = double(c.num_attention_heads) * c.head_dim;
+  for (LayerType t : c.layers) {
+    switch (t) {
+      case LayerType::kMamba:
+        bytes += (double(c.in_proj_out()) * H + H * c.d_inner()) * b;
+        bytes += 2.0 * 4 * ((c.conv_kernel - 1) * double(c.conv_dim()) + double(c.mamba_num_heads) * c.mamba_head_dim * c.ssm_state_size);
+        break;
+      case LayerType::kAttention: bytes += (2 * qd * H + 2 * kvd * H) * b + 2 * kvd * ctx * b; break;
+      case LayerType::kMlp: bytes += 2.0 * H * c.intermediate_size * b; break;
+      case LayerType::kMoe:
+        bytes += double(c.n_routed_experts) * H * 4;
+        bytes += double(c.num_experts_per_tok) * 2 * c.latent() * c.moe_intermediate_size * b;
+        if (c.n_shared_experts) bytes += 2.0 * H * c.shared_width() * b;
+        if (c.moe_latent_size) bytes += 2.0 * H * c.latent() * b;
+        break;
+    }
+  }
+  return bytes;
+}
+
+// Multiply-adds per token (x2 = FLOP) of the projections, plus attention over `ctx` keys.
+double token_flops(const ModelConfig& c, double ctx) {
+  const double H = c.hidden_size;
+  const double kvd = double(c.num_key_value_heads) * c.head_dim, qd = double(c.num_attention_heads) * c.head_dim;
+  double macs = double(c.vocab_size) * H;
+  for (LayerType t : c.layers) {
+    switch (t) {
+      case LayerType::kMamba: macs += double(c.in_proj_out()) * H + H * c.d_inner(); break;
+      case LayerType::kAttention: macs += 2 * qd * H + 2 * kvd * H + 2 * qd * ctx; break;
+      case LayerType::kMlp: macs += 2.0 * H * c.intermediate_size; break;
+      case LayerType::kMoe:
+        macs += double(c.num_experts_per_tok) * 2 * c.latent() * c.moe_intermediate_size +
+                (c.n_shared_experts ? 2.0 * H * c.shared_width() : 0) + double(c.n_routed_experts) * H;
+        break;
+    }
+  }
+  return 2 * macs;
+}
+
+int64_t arg(int argc, char** argv, const char* name, int64_t fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return std::stoll(argv[i + 1]);
+  return fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path = std::string(NAGENT_BENCH_SOURCE_DIR) + "/tests/fixtures/nemotronh/configs/nemotron3_nano_30b_a3b.json";
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--config") == 0) config_path = argv[i + 1];
+  const int64_t prompt = arg(argc, argv, "--prompt", 1024), steps = arg(argc, argv, "--decode", 128),
+                prefill = arg(argc, argv, "--prefill", 8192);
+  if (cu::device_count() == 0) {
+    std::fprintf(stderr, "bench_engine_cuda: no CUDA GPU\n");
+    return 77;
+  }
+  try {
+    const ModelConfig c = load_model_config(config_path);
+    cudaDeviceProp prop{};
+    NAGENT_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+    cu::CudaOptions o;
+    o.max_batch = std::max<int64_t>(prefill, prompt);
+    o.kv_capacity = 2 * (prefill + prompt + steps + 256);
+    cu::CudaNemotronH m(c, 42, o);
+    const cudaStream_t st = m.stream();
+    const double bw = copy_bandwidth(st);
+    const double rate = gemm_rate(st);
+    std::printf("GPU %s, %d SMs; copy bandwidth %.0f GB/s (read+write), cuBLASLt bf16 8192^3 %.0f TFLOP/s\n",
+                prop.name, prop.multiProcessorCount, bw / 1e9, rate / 1e12);
+    std::printf("model %s (%zu layers %s), GPU memory by component:\n%s", config_path.c_str(), c.layers.size(),
+                c.pattern().c_str(), m.memory().report().c_str());
+
+    const int64_t V = c.vocab_size;
+    cu::DeviceBuffer tokens(sizeof(int32_t) * std::max(prefill, prompt), nullptr, "");
+    cu::DeviceBuffer logits(sizeof(float) * V, nullptr, "");
+    std::vector<int32_t> host_tokens(std::max(prefill, prompt));
+    for (size_t i = 0; i < host_tokens.size(); ++i) host_tokens[i] = static_cast<int32_t>((i * 7919 + 13) % V);
+    NAGENT_CUDA_CHECK(cudaMemcpy(tokens.get(), host_tokens.data(), host_tokens.size() * 4, cudaMemcpyHostToDevice));
+    Timer t(st);
+
+    // Prefill: one warm-up pass, then the timed one on a fresh state.
+    double prefill_ms = 0;
+    for (int rep = 0; rep < 2; ++rep) {
+      ModelState s = m.new_state();
+      auto* cs = static_cast<cu::CudaState*>(s.device.get());
+      t.start();
+      m.forward_device(*cs, tokens.as<int32_t>(), prefill, logits.as<float>(), false);
+      prefill_ms = t.stop_ms();
+    }
+    const double prefill_flops = prefill * token_flops(c, prefill / 2.0);
+
+    // Decode at batch 1 after a prompt: greedy tokens chosen on the GPU feed the next step.
+    auto decode_at = [&](int64_t ctx) {
+      ModelState s = m.new_state();
+      auto* cs = static_cast<cu::CudaState*>(s.device.get());
+      for (int64_t done = 0; done < ctx;) {
+        const int64_t n = std::min<int64_t>(ctx - done, prefill);
+        m.forward_device(*cs, tokens.as<int32_t>(), n, logits.as<float>(), false);
+        done += n;
+      }
+      int32_t* tok = tokens.as<int32_t>();
+      cu::argmax_rows(logits.as<float>(), 1, V, tok, st);
+      for (int i = 0; i < 8; ++i) {  // warm-up
+        m.forward_device(*cs, tok, 1, logits.as<float>(), false);
+        cu::argmax_rows(logits.as<float>(), 1, V, tok, st);
+      }
+      t.start();
+      for (int64_t i = 0; i < steps; ++i) {
+        m.forward_device(*cs, tok, 1, logits.as<float>(), false);
+        cu::argmax_rows(logits.as<float>(), 1, V, tok, st);
+      }
+      return t.stop_ms() / steps;
+    };
+    const double step_short = decode_at(prompt);
+    const double step_long = decode_at(prefill);
+    const double bytes_short = decode_bytes(c, prompt + 8 + steps / 2);
+    const double roof_short = bytes_short / bw * 1e3;
+
+    std::printf("\n%-44s %12s %12s %10s\n", "measurement", "value", "roofline", "of roof");
+    std::printf("%-44s %9.1f t/s %9.1f t/s %9.1f%%\n",
+                ("decode batch 1, context " + std::to_string(prompt)).c_str(), 1e3 / step_short, 1e3 / roof_short,
+                100 * roof_short / step_short);
+    std::printf("%-44s %9.3f ms %9.3f ms\n", "  step time", step_short, roof_short);
+    std::printf("%-44s %9.2f GB  (weights + states + KV per token)\n", "  bytes per token", bytes_short / 1e9);
+    std::printf("%-44s %9.3f ms  (%.2fx the step at %lld)\n",
+                ("decode step, context " + std::to_string(prefill)).c_str(), step_long, step_long / step_short,
+                static_cast<long long>(prompt));
+    std::printf("%-44s %9.0f t/s %9.1f TF/s %9.1f%%\n", ("prefill " + std::to_string(prefill) + " tokens").c_str(),
+                prefill / (prefill_ms * 1e-3), prefill_flops / (prefill_ms * 1e-3) / 1e12,
+                100 * prefill_flops / (prefill_ms * 1e-3) / rate);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_engine_cuda: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

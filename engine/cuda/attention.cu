@@ -1,0 +1,259 @@
+// GQA attention over the paged bf16 KV cache, fp32 softmax and accumulation:
+//  - kv_append: the new tokens' keys and values into their pages.
+//  - attention_prefill: flash-style: a block takes 32 queries of one head and walks 32-key tiles
+//    of the cache with an online softmax, so no T x T score matrix exists.
+//  - attention_decode: flash-decoding: blocks take (kv head, key range) pairs, each serving all
+//    query heads of the group from one read of K/V, and a second kernel combines the ranges.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/cuda/common.cuh"
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/kernels.h"
+
+namespace nagent::engine::cuda {
+
+namespace {
+
+constexpr int kTile = 32;       // keys per tile, queries per prefill block
+constexpr int kMaxHd = 128;
+constexpr int kDecodeWarps = 8;
+constexpr int kHeadsPerWarp = 4;  // query heads per kv head: at most 32
+constexpr int kMaxSplits = 128;
+
+// Row of key (which = 0) or value (1) j in this layer's slot of the sequence's pages.
+__device__ __forceinline__ bf16* kv_row(const KvView& kv, int64_t j, int which) {
+  const int64_t page = kv.pages[j / kv.page_size];
+  return kv.pool + ((page * kv.slots + kv.slot) * 2 + which) * int64_t(kv.page_size) * kv.kvd +
+         (j % kv.page_size) * int64_t(kv.kvd);
+}
+
+__global__ void kv_append_kernel(const float* k, const float* v, int64_t T, int64_t pos, KvView kv) {
+  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (i >= T * kv.kvd) return;
+  const int64_t t = i / kv.kvd, e = i % kv.kvd;
+  kv_row(kv, pos + t, 0)[e] = __float2bfloat16(k[i]);
+  kv_row(kv, pos + t, 1)[e] = __float2bfloat16(v[i]);
+}
+
+// Keys [j0, j0 + kTile) of kv head kvh into ks/vs ([kTile][hd + 1] fp32); past `keys`: zeros.
+__device__ void load_kv_tile(const KvView& kv, int64_t j0, int64_t keys, int kvh, int hd, float* ks, float* vs) {
+  for (int i = threadIdx.x; i < kTile * hd; i += blockDim.x) {
+    const int jj = i / hd, e = i % hd;
+    const int64_t j = j0 + jj;
+    float kf = 0.0f, vf = 0.0f;
+    if (j < keys) {
+      kf = __bfloat162float(kv_row(kv, j, 0)[kvh * hd + e]);
+      vf = __bfloat162float(kv_row(kv, j, 1)[kvh * hd + e]);
+    }
+    ks[jj * (hd + 1) + e] = kf;
+    vs[jj * (hd + 1) + e] = vf;
+  }
+}
+
+// 128 threads: thread (r = tid / 4, cg = tid % 4) scores keys cg*8.. cg*8+7 for query row r and
+// owns output columns cg, cg + 4, ... of that row.
+__global__ void prefill_kernel(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, int hd, KvView kv,
+                               float scale, float* out) {
+  const int h = blockIdx.y, kvh = h / (Hq / Hkv);
+  const int64_t t0 = int64_t(blockIdx.x) * kTile;
+  const int r = threadIdx.x / 4, cg = threadIdx.x % 4;
+  const int ld = hd + 1;
+  extern __shared__ float smem[];
+  float* qs = smem;                 // [kTile][ld]
+  float* ks = qs + kTile * ld;
+  float* vs = ks + kTile * ld;
+  float* ps = vs + kTile * ld;      // [kTile][kTile + 1]
+  for (int i = threadIdx.x; i < kTile * hd; i += blockDim.x) {
+    const int rr = i / hd, e = i % hd;
+    const int64_t t = t0 + rr;
+    qs[rr * ld + e] = t < T ? q[t * int64_t(Hq) * hd + h * hd + e] : 0.0f;
+  }
+  const int64_t t = t0 + r;
+  const int64_t limit = pos + (t < T ? t : 0);  // last key this row sees (padding rows: key 0 only)
+  const int64_t keys = pos + std::min<int64_t>(T, t0 + kTile);
+  const int cols = (hd + 3) / 4;
+  float o[kMaxHd / 4];
+#pragma unroll
+  for (int k = 0; k < kMaxHd / 4; ++k) o[k] = 0.0f;
+  float m = -INFINITY, l = 0.0f;
+  for (int64_t j0 = 0; j0 < keys; j0 += kTile) {
+    __syncthreads();
+    load_kv_tile(kv, j0, keys, kvh, hd, ks, vs);
+    __syncthreads();
+    float s[8];
+    float mt = -INFINITY;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      const int c = cg * 8 + k;
+      float acc = 0.0f;
+      for (int e = 0; e < hd; ++e) acc += qs[r * ld + e] * ks[c * ld + e];
+      s[k] = j0 + c <= limit ? acc * scale : -INFINITY;
+      mt = fmaxf(mt, s[k]);
+    }
+    mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 1));
+    mt = fmaxf(mt, __shfl_xor_sync(0xffffffffu, mt, 2));
+    const float m_new = fmaxf(m, mt);
+    const float alpha = expf(m - m_new);
+    float sum = 0.0f;
+#pragma unroll
+    for (int k = 0; k < 8; ++k) {
+      const float p = expf(s[k] - m_new);
+      ps[r * (kTile + 1) + cg * 8 + k] = p;
+      sum += p;
+    }
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    l = l * alpha + sum;
+    m = m_new;
+    __syncwarp();  // ps row r is written and read by the same 4 lanes
+#pragma unroll
+    for (int k = 0; k < kMaxHd / 4; ++k) {
+      if (k < cols && cg + 4 * k < hd) {
+        const int e = cg + 4 * k;
+        float acc = o[k] * alpha;
+        for (int c = 0; c < kTile; ++c) acc += ps[r * (kTile + 1) + c] * vs[c * ld + e];
+        o[k] = acc;
+      }
+    }
+  }
+  if (t < T) {
+    const float inv = 1.0f / l;
+#pragma unroll
+    for (int k = 0; k < kMaxHd / 4; ++k)
+      if (k < cols && cg + 4 * k < hd) out[t * int64_t(Hq) * hd + h * hd + cg + 4 * k] = o[k] * inv;
+  }
+}
+
+int decode_splits(int64_t keys, int Hkv) {
+  const int64_t tiles = (keys + kTile - 1) / kTile;
+  return static_cast<int>(std::clamp<int64_t>(264 / std::max(1, Hkv), 1, std::min<int64_t>(tiles, kMaxSplits)));
+}
+
+// Block (kvh, split): warp w serves query heads w, w + 8, ... of the group; lane = key within the
+// tile for the scores, lane = output column (+32k) for the values. Partials: m, l, o[hd].
+__global__ void decode_kernel(const float* q, int64_t keys, int Hq, int Hkv, int hd, KvView kv, float scale,
+                              int64_t per_split, float* partial) {
+  const int kvh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const int rep = Hq / Hkv;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int ld = hd + 1;
+  extern __shared__ float smem[];
+  float* qs = smem;               // [rep][hd]
+  float* ks = qs + rep * hd;      // [kTile][ld]
+  float* vs = ks + kTile * ld;
+  for (int i = threadIdx.x; i < rep * hd; i += blockDim.x) qs[i] = q[(kvh * rep) * hd + i] * scale;
+  const int64_t begin = split * per_split, end = std::min<int64_t>(keys, begin + per_split);
+  float m[kHeadsPerWarp], l[kHeadsPerWarp], o[kHeadsPerWarp][kMaxHd / 32];
+#pragma unroll
+  for (int a = 0; a < kHeadsPerWarp; ++a) {
+    m[a] = -INFINITY;
+    l[a] = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kMaxHd / 32; ++k) o[a][k] = 0.0f;
+  }
+  for (int64_t j0 = begin; j0 < end; j0 += kTile) {
+    __syncthreads();
+    load_kv_tile(kv, j0, end, kvh, hd, ks, vs);
+    __syncthreads();
+#pragma unroll
+    for (int a = 0; a < kHeadsPerWarp; ++a) {
+      const int hh = warp + a * kDecodeWarps;
+      if (hh >= rep) break;
+      float s = 0.0f;
+      for (int e = 0; e < hd; ++e) s += qs[hh * hd + e] * ks[lane * ld + e];
+      if (j0 + lane >= end) s = -INFINITY;
+      const float m_new = fmaxf(m[a], warp_max(s));
+      const float alpha = expf(m[a] - m_new);
+      const float p = expf(s - m_new);
+      l[a] = l[a] * alpha + warp_sum(p);
+      m[a] = m_new;
+#pragma unroll
+      for (int k = 0; k < kMaxHd / 32; ++k) o[a][k] *= alpha;
+      for (int c = 0; c < kTile; ++c) {
+        const float pc = __shfl_sync(0xffffffffu, p, c);
+#pragma unroll
+        for (int k = 0; k < kMaxHd / 32; ++k)
+          if (lane + 32 * k < hd) o[a][k] += pc * vs[c * ld + lane + 32 * k];
+      }
+    }
+  }
+#pragma unroll
+  for (int a = 0; a < kHeadsPerWarp; ++a) {
+    const int hh = warp + a * kDecodeWarps;
+    if (hh >= rep) break;
+    float* dst = partial + (int64_t(kvh * rep + hh) * splits + split) * (hd + 2);
+    if (lane == 0) {
+      dst[0] = m[a];
+      dst[1] = l[a];
+    }
+#pragma unroll
+    for (int k = 0; k < kMaxHd / 32; ++k)
+      if (lane + 32 * k < hd) dst[2 + lane + 32 * k] = o[a][k];
+  }
+}
+
+__global__ void decode_combine_kernel(const float* partial, int splits, int hd, float* out) {
+  const int h = blockIdx.x;
+  const float* base = partial + int64_t(h) * splits * (hd + 2);
+  float M = -INFINITY;
+  for (int s = 0; s < splits; ++s) M = fmaxf(M, base[s * (hd + 2)]);
+  for (int e = threadIdx.x; e < hd; e += blockDim.x) {
+    float num = 0.0f, den = 0.0f;
+    for (int s = 0; s < splits; ++s) {
+      const float* p = base + s * (hd + 2);
+      const float w = expf(p[0] - M);
+      num += w * p[2 + e];
+      den += w * p[1];
+    }
+    out[h * hd + e] = num / den;
+  }
+}
+
+}  // namespace
+
+const char* attention_unsupported(int Hq, int Hkv, int hd) {
+  if (hd < 1 || hd > kMaxHd) return "head_dim must be 1..128";
+  if (Hq % Hkv != 0 || Hq / Hkv > kDecodeWarps * kHeadsPerWarp) return "at most 32 query heads per key/value head";
+  return "";
+}
+
+void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvView& kv, cudaStream_t stream) {
+  if (T == 0) return;
+  kv_append_kernel<<<blocks_for(T * kv.kvd, 256), 256, 0, stream>>>(k, v, T, pos, kv);
+  NAGENT_LAUNCH_CHECK();
+}
+
+void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* out,
+                       cudaStream_t stream) {
+  if (T == 0) return;
+  static const bool configured = [] {
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024));
+    return true;
+  }();
+  (void)configured;
+  const size_t smem = (3 * kTile * (hd + 1) + kTile * (kTile + 1)) * sizeof(float);
+  prefill_kernel<<<dim3(blocks_for(T, kTile), Hq), 128, smem, stream>>>(q, T, pos, Hq, Hkv, hd, kv,
+                                                                        1.0f / std::sqrt(float(hd)), out);
+  NAGENT_LAUNCH_CHECK();
+}
+
+int64_t attention_decode_workspace_floats(int64_t keys, int Hq, int Hkv, int hd) {
+  return int64_t(Hq) * decode_splits(keys, Hkv) * (hd + 2);
+}
+
+void attention_decode(const float* q, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* workspace,
+                      float* out, cudaStream_t stream) {
+  const int64_t keys = pos + 1;
+  const int splits = decode_splits(keys, Hkv);
+  const int64_t per_split = ((keys + splits - 1) / splits + kTile - 1) / kTile * kTile;
+  const int used = static_cast<int>((keys + per_split - 1) / per_split);  // every split non-empty
+  const size_t smem = (size_t(Hq / Hkv) * hd + 2 * kTile * (hd + 1)) * sizeof(float);
+  decode_kernel<<<dim3(Hkv, used), kDecodeWarps * 32, smem, stream>>>(q, keys, Hq, Hkv, hd, kv,
+                                                                      1.0f / std::sqrt(float(hd)), per_split, workspace);
+  NAGENT_LAUNCH_CHECK();
+  decode_combine_kernel<<<Hq, 128, 0, stream>>>(workspace, used, hd, out);
+  NAGENT_LAUNCH_CHECK();
+}
+
+}  // namespace nagent::engine::cuda

@@ -1,0 +1,465 @@
+#include "engine/cuda/cuda_model.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "engine/cpu_kernels.h"
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/kernels.h"
+
+namespace nagent::engine::cuda {
+
+namespace {
+
+MambaDims mamba_dims(const ModelConfig& c) {
+  return {static_cast<int>(c.d_inner()), static_cast<int>(c.conv_dim()), static_cast<int>(c.mamba_num_heads),
+          static_cast<int>(c.mamba_head_dim), static_cast<int>(c.ssm_state_size), static_cast<int>(c.n_groups),
+          static_cast<int>(c.conv_kernel), static_cast<int>(c.in_proj_out())};
+}
+
+// MoE with at most this many (token, expert) pairs runs as GEMVs over expert ids on the
+// device; more go through the host-side permutation and per-expert cuBLASLt GEMMs.
+constexpr int64_t kMaxDecodeSlots = 64;
+
+}  // namespace
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return n;
+}
+
+// Scratch buffers of the forward pass, grown to the largest batch seen.
+struct CudaNemotronH::Workspace {
+  explicit Workspace(MemoryLedger* l)
+      : h(l, "workspace"), x(l, "workspace"), y(l, "workspace"), zx(l, "workspace"), conv(l, "workspace"),
+        dt(l, "workspace"), ym(l, "workspace"), ssd(l, "workspace"), q(l, "workspace"), k(l, "workspace"),
+        v(l, "workspace"), att(l, "workspace"), att_ws(l, "workspace"), router(l, "workspace"), ids(l, "workspace"),
+        wts(l, "workspace"), xl(l, "workspace"), yl(l, "workspace"), hs(l, "workspace"), ys(l, "workspace"),
+        xs_bf16(l, "workspace"), hs_bf16(l, "workspace"), perm(l, "workspace"), shared_h(l, "workspace"),
+        shared_y(l, "workspace"), logits(l, "workspace"), tokens(l, "workspace") {}
+  Scratch h, x, y, zx, conv, dt, ym, ssd, q, k, v, att, att_ws, router, ids, wts, xl, yl, hs, ys, xs_bf16, hs_bf16,
+      perm, shared_h, shared_y, logits, tokens;
+};
+
+// ---------------------------------------------------------------------------------------------
+// CudaState
+
+CudaState::CudaState(CudaNemotronH& model) : model_(&model) {
+  const size_t floats = model.mamba_layers_ * static_cast<size_t>(model.mamba_state_floats());
+  mamba_ = DeviceBuffer(floats * sizeof(float), &model.ledger_, "mamba states");
+  if (floats) NAGENT_CUDA_CHECK(cudaMemsetAsync(mamba_.get(), 0, floats * sizeof(float), model.stream_));
+  const int64_t max_pages = (model.config().max_position_embeddings + model.options_.page_size - 1) /
+                            model.options_.page_size;
+  page_table_ = DeviceBuffer(static_cast<size_t>(std::max<int64_t>(1, max_pages)) * sizeof(int32_t), &model.ledger_,
+                             "kv page tables");
+}
+
+CudaState::~CudaState() {
+  if (!pages_.empty()) model_->kv_->give_back(pages_);
+}
+
+float* CudaState::mamba(size_t layer) const {
+  return mamba_.as<float>() + model_->mamba_index_[layer] * model_->mamba_state_floats();
+}
+
+void CudaState::reserve(int64_t tokens) {
+  if (model_->kv_->slots() == 0) return;
+  const int64_t ps = model_->kv_->page_size();
+  const int64_t need = (tokens + ps - 1) / ps;
+  if (need * ps > model_->config().max_position_embeddings + ps)
+    throw std::runtime_error("sequence of " + std::to_string(tokens) + " tokens is longer than the model's context");
+  if (need <= static_cast<int64_t>(pages_.size())) return;
+  const size_t old = pages_.size();
+  const std::vector<int32_t> more = model_->kv_->take(need - static_cast<int64_t>(old));
+  pages_.insert(pages_.end(), more.begin(), more.end());
+  // Synchronous: the new entries come from pageable memory that later growth may move.
+  NAGENT_CUDA_CHECK(cudaMemcpyAsync(page_table_.as<int32_t>() + old, pages_.data() + old,
+                                    (pages_.size() - old) * sizeof(int32_t), cudaMemcpyHostToDevice, model_->stream_));
+  NAGENT_CUDA_CHECK(cudaStreamSynchronize(model_->stream_));
+}
+
+std::unique_ptr<DeviceState> CudaState::clone() const {
+  auto c = std::make_unique<CudaState>(*model_);
+  c->position = position;
+  const cudaStream_t st = model_->stream_;
+  if (mamba_.bytes())
+    NAGENT_CUDA_CHECK(cudaMemcpyAsync(c->mamba_.get(), mamba_.get(), mamba_.bytes(), cudaMemcpyDeviceToDevice, st));
+  c->reserve(static_cast<int64_t>(pages_.size()) * model_->kv_->page_size());
+  const size_t page_bytes = static_cast<size_t>(model_->kv_->page_elements()) * sizeof(bf16);
+  for (size_t p = 0; p < pages_.size(); ++p)
+    NAGENT_CUDA_CHECK(cudaMemcpyAsync(model_->kv_->page(c->pages_[p]), model_->kv_->page(pages_[p]), page_bytes,
+                                      cudaMemcpyDeviceToDevice, st));
+  NAGENT_CUDA_CHECK(cudaStreamSynchronize(st));
+  return c;
+}
+
+std::vector<LayerState> CudaState::to_host() const {
+  const ModelConfig& c = model_->config();
+  const cudaStream_t st = model_->stream_;
+  NAGENT_CUDA_CHECK(cudaStreamSynchronize(st));
+  std::vector<LayerState> out(c.layers.size());
+  const KvPool& kv = *model_->kv_;
+  std::vector<uint16_t> pages(pages_.size() * static_cast<size_t>(kv.page_elements()));
+  for (size_t p = 0; p < pages_.size(); ++p)
+    NAGENT_CUDA_CHECK(cudaMemcpy(pages.data() + p * kv.page_elements(), kv.page(pages_[p]),
+                                 static_cast<size_t>(kv.page_elements()) * sizeof(bf16), cudaMemcpyDeviceToHost));
+  const int64_t conv_n = (c.conv_kernel - 1) * c.conv_dim();
+  for (size_t l = 0; l < c.layers.size(); ++l) {
+    if (c.layers[l] == LayerType::kMamba) {
+      std::vector<float> all(static_cast<size_t>(model_->mamba_state_floats()));
+      NAGENT_CUDA_CHECK(cudaMemcpy(all.data(), mamba(l), all.size() * sizeof(float), cudaMemcpyDeviceToHost));
+      out[l].conv.assign(all.begin(), all.begin() + conv_n);
+      out[l].ssm.assign(all.begin() + conv_n, all.end());
+    } else if (c.layers[l] == LayerType::kAttention) {
+      const int slot = kv.slot_of_layer(l), ps = kv.page_size(), kvd = kv.kvd();
+      out[l].k.resize(static_cast<size_t>(position * kvd));
+      out[l].v.resize(out[l].k.size());
+      for (int64_t j = 0; j < position; ++j) {
+        const uint16_t* page = pages.data() + (j / ps) * kv.page_elements();
+        const uint16_t* krow = page + (int64_t(slot) * 2 * ps + j % ps) * kvd;
+        const uint16_t* vrow = krow + int64_t(ps) * kvd;
+        for (int e = 0; e < kvd; ++e) {
+          out[l].k[j * kvd + e] = bf16_to_f32(krow[e]);
+          out[l].v[j * kvd + e] = bf16_to_f32(vrow[e]);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Construction
+
+CudaNemotronH::CudaNemotronH(const ModelWeights& host, const CudaOptions& options) : options_(options) {
+  const std::string why = cuda_unsupported(host.config);
+  if (!why.empty()) throw std::runtime_error("the CUDA engine cannot run this model: " + why);
+  NAGENT_CUDA_CHECK(cudaSetDevice(options_.device));
+  NAGENT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  w_ = upload_weights(host, ledger_, stream_);
+  init();
+}
+
+CudaNemotronH::CudaNemotronH(const ModelConfig& config, uint64_t seed, const CudaOptions& options)
+    : options_(options) {
+  const std::string why = cuda_unsupported(config);
+  if (!why.empty()) throw std::runtime_error("the CUDA engine cannot run this model: " + why);
+  NAGENT_CUDA_CHECK(cudaSetDevice(options_.device));
+  NAGENT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  w_ = random_weights(config, seed, ledger_, stream_);
+  init();
+}
+
+void CudaNemotronH::init() {
+  const ModelConfig& c = w_.config;
+  if (options_.max_batch < 1) options_.max_batch = 1;
+  gemm_ = std::make_unique<Gemm>(stream_, &ledger_);
+  kv_ = std::make_unique<KvPool>(c, options_.kv_capacity, options_.page_size, ledger_);
+  mamba_index_.assign(c.layers.size(), 0);
+  for (size_t l = 0; l < c.layers.size(); ++l)
+    if (c.layers[l] == LayerType::kMamba) mamba_index_[l] = mamba_layers_++;
+  ws_ = std::make_unique<Workspace>(&ledger_);
+  cudaDeviceProp prop{};
+  NAGENT_CUDA_CHECK(cudaGetDeviceProperties(&prop, options_.device));
+  gpu_name_ = prop.name;
+}
+
+CudaNemotronH::~CudaNemotronH() {
+  if (stream_) {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+}
+
+int64_t CudaNemotronH::mamba_state_floats() const {
+  const ModelConfig& c = w_.config;
+  return (c.conv_kernel - 1) * c.conv_dim() + c.mamba_num_heads * c.mamba_head_dim * c.ssm_state_size;
+}
+
+std::string CudaNemotronH::device_description() const {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "cuda:%d %s, %.2f GiB on the GPU", options_.device, gpu_name_.c_str(),
+                static_cast<double>(ledger_.total()) / (1 << 30));
+  return buf;
+}
+
+ModelState CudaNemotronH::new_state() const {
+  ModelState s;
+  s.device = DeviceStateHandle(std::make_unique<CudaState>(const_cast<CudaNemotronH&>(*this)));
+  return s;
+}
+
+ModelState CudaNemotronH::host_state(const ModelState& s) const {
+  if (!s.device) return s;
+  ModelState h;
+  h.position = s.position;
+  h.layers = s.device.get()->to_host();
+  return h;
+}
+
+// A host-form state becomes a device state here (uploaded once).
+CudaState& CudaNemotronH::device_state(ModelState& s) {
+  if (s.device) {
+    auto* cs = dynamic_cast<CudaState*>(s.device.get());
+    if (!cs || cs->model_ != this) throw std::invalid_argument("state belongs to another model");
+    return *cs;
+  }
+  const ModelConfig& c = w_.config;
+  if (s.layers.size() != c.layers.size()) throw std::invalid_argument("state belongs to another model");
+  auto cs = std::make_unique<CudaState>(*this);
+  cs->position = s.position;
+  cs->reserve(s.position);
+  const KvPool& kv = *kv_;
+  std::vector<uint16_t> pages(cs->pages_.size() * static_cast<size_t>(kv.page_elements()), 0);
+  const int64_t conv_n = (c.conv_kernel - 1) * c.conv_dim();
+  for (size_t l = 0; l < c.layers.size(); ++l) {
+    const LayerState& ls = s.layers[l];
+    if (c.layers[l] == LayerType::kMamba) {
+      NAGENT_CUDA_CHECK(cudaMemcpy(cs->mamba(l), ls.conv.data(), conv_n * sizeof(float), cudaMemcpyHostToDevice));
+      NAGENT_CUDA_CHECK(
+          cudaMemcpy(cs->mamba(l) + conv_n, ls.ssm.data(), ls.ssm.size() * sizeof(float), cudaMemcpyHostToDevice));
+    } else if (c.layers[l] == LayerType::kAttention) {
+      const int slot = kv.slot_of_layer(l), ps = kv.page_size(), kvd = kv.kvd();
+      for (int64_t j = 0; j < s.position; ++j) {
+        uint16_t* page = pages.data() + (j / ps) * kv.page_elements();
+        uint16_t* krow = page + (int64_t(slot) * 2 * ps + j % ps) * kvd;
+        for (int e = 0; e < kvd; ++e) {
+          krow[e] = f32_to_bf16(ls.k[j * kvd + e]);
+          krow[int64_t(ps) * kvd + e] = f32_to_bf16(ls.v[j * kvd + e]);
+        }
+      }
+    }
+  }
+  for (size_t p = 0; p < cs->pages_.size(); ++p)
+    NAGENT_CUDA_CHECK(cudaMemcpy(kv.page(cs->pages_[p]), pages.data() + p * kv.page_elements(),
+                                 static_cast<size_t>(kv.page_elements()) * sizeof(bf16), cudaMemcpyHostToDevice));
+  s.layers.clear();
+  s.device = DeviceStateHandle(std::move(cs));
+  return *static_cast<CudaState*>(s.device.get());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Forward
+
+void CudaNemotronH::forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) {
+  const int64_t V = w_.config.vocab_size;
+  for (int64_t i = 0; i < n; ++i)
+    if (tokens[i] < 0 || tokens[i] >= V)
+      throw std::out_of_range("token id " + std::to_string(tokens[i]) + " is outside the vocabulary [0, " +
+                              std::to_string(V) + ")");
+  CudaState& s = device_state(state);
+  for (int64_t done = 0; done < n;) {
+    const int64_t b = std::min(options_.max_batch, n - done);
+    const bool last = done + b == n;
+    int32_t* d_tokens = ws_->tokens.get<int32_t>(b);
+    NAGENT_CUDA_CHECK(cudaMemcpyAsync(d_tokens, tokens + done, b * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
+    const bool want = logits && (all_positions || last);
+    const int64_t rows = all_positions ? b : 1;
+    float* d_logits = want ? ws_->logits.get<float>(rows * V) : nullptr;
+    forward_device(s, d_tokens, b, d_logits, all_positions);
+    if (want) {
+      float* dst = all_positions ? logits + done * V : logits;
+      NAGENT_CUDA_CHECK(cudaMemcpyAsync(dst, d_logits, rows * V * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    }
+    // The host token buffer and logits are only valid once the stream is done with them.
+    NAGENT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    done += b;
+  }
+  state.position = s.position;
+}
+
+void CudaNemotronH::forward_device(CudaState& s, const int32_t* d_tokens, int64_t T, float* d_logits,
+                                   bool all_positions) {
+  const ModelConfig& c = w_.config;
+  const int64_t H = c.hidden_size;
+  const float eps = static_cast<float>(c.layer_norm_epsilon);
+  s.reserve(s.position + T);
+  float* h = ws_->h.get<float>(T * H);
+  float* x = ws_->x.get<float>(T * H);
+  float* y = ws_->y.get<float>(T * H);
+  embed(w_.embeddings.data, d_tokens, T, H, h, stream_);
+  for (size_t l = 0; l < w_.layers.size(); ++l) {
+    const DeviceLayer& L = w_.layers[l];
+    // The previous layer's residual add is fused into this layer's norm.
+    if (l == 0) rms_norm(h, L.norm, T, H, eps, x, stream_);
+    else add_rms_norm(h, y, L.norm, T, H, eps, x, stream_);
+    switch (L.type) {
+      case LayerType::kMamba: mamba_layer(l, s, x, T, y); break;
+      case LayerType::kAttention: attention_layer(l, s, x, T, y); break;
+      case LayerType::kMlp: mlp(L.mlp, x, T, y); break;
+      case LayerType::kMoe: moe_layer(l, x, T, y); break;
+    }
+  }
+  if (w_.layers.empty()) rms_norm(h, w_.norm_f, T, H, eps, x, stream_);
+  else add_rms_norm(h, y, w_.norm_f, T, H, eps, x, stream_);
+  s.position += T;
+  if (!d_logits) return;
+  const int64_t first = all_positions ? 0 : T - 1;
+  gemm_->run(w_.lm_head, x + first * H, T - first, d_logits, c.vocab_size);
+}
+
+void CudaNemotronH::mamba_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out) {
+  const ModelConfig& c = w_.config;
+  const DeviceMamba& m = w_.layers[l].mamba;
+  const MambaDims d = mamba_dims(c);
+  float* zx = ws_->zx.get<float>(T * d.in_out);
+  gemm_->run(m.in_proj, x, T, zx, d.in_out);
+  if (m.in_proj_bias) add_bias(zx, d.in_out, m.in_proj_bias, T, d.in_out, stream_);
+  float* conv_state = s.mamba(l);
+  float* ssm = conv_state + (c.conv_kernel - 1) * c.conv_dim();
+  float* conv = ws_->conv.get<float>(T * d.conv_dim);
+  mamba_conv(zx, T, d, conv_state, m.conv_w, m.conv_b, conv, stream_);
+  double lo = c.time_step_limit[0], hi = c.time_step_limit[1];
+  const bool cached_step = s.position > 0 && T == 1;
+  if (options_.dt_clamp == DtClamp::kTransformers && !cached_step) lo = std::max(lo, c.time_step_min);
+  float* dt = ws_->dt.get<float>(T * d.heads);
+  mamba_dt(zx, T, d, m.dt_bias, static_cast<float>(lo), static_cast<float>(hi), dt, stream_);
+  float* ym = ws_->ym.get<float>(T * d.d_inner);
+  if (T == 1) {
+    ssd_step(conv, dt, m.A, m.D, d, ssm, ym, stream_);
+  } else {
+    float* ws = ws_->ssd.get<float>(ssd_workspace_floats(T, c.chunk_size, d));
+    ssd_chunked(conv, dt, m.A, m.D, T, c.chunk_size, d, ssm, ym, ws, stream_);
+  }
+  gated_group_rms_norm(ym, zx, d.in_out, m.norm, T, d.d_inner, d.G, static_cast<float>(c.layer_norm_epsilon), stream_);
+  gemm_->run(m.out_proj, ym, T, out, c.hidden_size);
+  if (m.out_proj_bias) add_bias(out, c.hidden_size, m.out_proj_bias, T, c.hidden_size, stream_);
+}
+
+void CudaNemotronH::attention_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out) {
+  const ModelConfig& c = w_.config;
+  const DeviceAttention& a = w_.layers[l].attention;
+  const int Hq = static_cast<int>(c.num_attention_heads), Hkv = static_cast<int>(c.num_key_value_heads),
+            hd = static_cast<int>(c.head_dim);
+  const int64_t qd = int64_t(Hq) * hd, kvd = int64_t(Hkv) * hd;
+  float* q = ws_->q.get<float>(T * qd);
+  float* k = ws_->k.get<float>(T * kvd);
+  float* v = ws_->v.get<float>(T * kvd);
+  gemm_->run(a.q, x, T, q, qd);
+  gemm_->run(a.k, x, T, k, kvd);
+  gemm_->run(a.v, x, T, v, kvd);
+  if (a.q_bias) add_bias(q, qd, a.q_bias, T, qd, stream_);
+  if (a.k_bias) add_bias(k, kvd, a.k_bias, T, kvd, stream_);
+  if (a.v_bias) add_bias(v, kvd, a.v_bias, T, kvd, stream_);
+  const KvView view{kv_->data(), s.page_table(), kv_->page_size(), kv_->slots(), kv_->slot_of_layer(l),
+                    static_cast<int>(kvd)};
+  kv_append(k, v, T, s.position, view, stream_);
+  float* att = ws_->att.get<float>(T * qd);
+  if (T == 1) {
+    float* ws = ws_->att_ws.get<float>(attention_decode_workspace_floats(s.position + 1, Hq, Hkv, hd));
+    attention_decode(q, s.position, Hq, Hkv, hd, view, ws, att, stream_);
+  } else {
+    attention_prefill(q, T, s.position, Hq, Hkv, hd, view, att, stream_);
+  }
+  gemm_->run(a.o, att, T, out, c.hidden_size);
+  if (a.o_bias) add_bias(out, c.hidden_size, a.o_bias, T, c.hidden_size, stream_);
+}
+
+void CudaNemotronH::mlp(const DeviceMlp& m, const float* x, int64_t T, float* out) {
+  const int64_t I = m.up.rows;
+  float* hbuf = ws_->shared_h.get<float>(T * I);
+  if (m.up_bias) {  // the bias comes before the activation
+    gemm_->run(m.up, x, T, hbuf, I);
+    add_bias(hbuf, I, m.up_bias, T, I, stream_);
+    relu2_inplace(hbuf, T * I, stream_);
+  } else {
+    gemm_->run(m.up, x, T, hbuf, I, Epilogue::kRelu2);
+  }
+  gemm_->run(m.down, hbuf, T, out, m.down.rows);
+  if (m.down_bias) add_bias(out, m.down.rows, m.down_bias, T, m.down.rows, stream_);
+}
+
+void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
+  const ModelConfig& c = w_.config;
+  const DeviceMoe& m = w_.layers[l].moe;
+  const int64_t E = c.n_routed_experts, H = c.hidden_size, L = c.latent(), I = c.moe_intermediate_size;
+  const int k = static_cast<int>(c.num_experts_per_tok);
+  const int64_t S = T * k;
+  float* logits = ws_->router.get<float>(T * E);
+  gemm_->run_f32(m.router, E, H, x, T, logits);
+  int32_t* ids = ws_->ids.get<int32_t>(S);
+  float* wts = ws_->wts.get<float>(S);
+  const RouteConfig rc{static_cast<int>(E), k, static_cast<int>(c.n_group), static_cast<int>(c.topk_group),
+                       static_cast<float>(c.routed_scaling_factor), c.norm_topk_prob};
+  moe_route(logits, m.correction_bias, T, rc, ids, wts, stream_);
+  const float* xin = x;
+  if (m.latent) {
+    float* xl = ws_->xl.get<float>(T * L);
+    gemm_->run(m.fc1, x, T, xl, L);
+    if (m.fc1_bias) add_bias(xl, L, m.fc1_bias, T, L, stream_);
+    xin = xl;
+  }
+  float* routed = m.latent ? ws_->yl.get<float>(T * L) : out;
+  float* hs = ws_->hs.get<float>(S * I);
+  float* ys = ws_->ys.get<float>(S * L);
+  if (S <= kMaxDecodeSlots) {
+    expert_gemv(m.up, I * L, ids, S, xin, L, k, L, I, true, hs, stream_);
+    expert_gemv(m.down, I * L, ids, S, hs, I, 1, I, L, false, ys, stream_);
+    moe_combine(ys, L, nullptr, wts, T, k, routed, stream_);
+  } else {
+    // Counting sort of the (token, expert) slots by expert: perm[row] = token of the slot placed
+    // at row, slot_row[slot] = its row; each expert's rows are contiguous.
+    std::vector<int32_t> host_ids(static_cast<size_t>(S));
+    NAGENT_CUDA_CHECK(cudaMemcpyAsync(host_ids.data(), ids, S * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+    NAGENT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    std::vector<int64_t> start(static_cast<size_t>(E + 1), 0);
+    for (int32_t e : host_ids) ++start[e + 1];
+    for (int64_t e = 0; e < E; ++e) start[e + 1] += start[e];
+    std::vector<int32_t> perm_host(static_cast<size_t>(2 * S));
+    int32_t* perm = perm_host.data();
+    int32_t* slot_row = perm + S;
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t s = 0; s < S; ++s) {
+      const int64_t row = fill[host_ids[s]]++;
+      perm[row] = static_cast<int32_t>(s / k);
+      slot_row[s] = static_cast<int32_t>(row);
+    }
+    int32_t* d_perm = ws_->perm.get<int32_t>(2 * S);
+    NAGENT_CUDA_CHECK(cudaMemcpyAsync(d_perm, perm, 2 * S * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
+    bf16* xs = ws_->xs_bf16.get<bf16>(S * L);
+    gather_rows_bf16(xin, L, d_perm, S, xs, stream_);
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t n = start[e + 1] - start[e];
+      if (n) gemm_->run_bf16(m.expert_up(static_cast<int>(e), I, L), xs + start[e] * L, L, n, hs + start[e] * I, I,
+                             Epilogue::kRelu2);
+    }
+    bf16* hb = ws_->hs_bf16.get<bf16>(S * I);
+    to_bf16(hs, hb, S * I, stream_);
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t n = start[e + 1] - start[e];
+      if (n) gemm_->run_bf16(m.expert_down(static_cast<int>(e), I, L), hb + start[e] * I, I, n, ys + start[e] * L, L);
+    }
+    moe_combine(ys, L, d_perm + S, wts, T, k, routed, stream_);
+    NAGENT_CUDA_CHECK(cudaStreamSynchronize(stream_));  // perm_host is read by the copy above
+  }
+  if (m.latent) {
+    gemm_->run(m.fc2, routed, T, out, H);
+    if (m.fc2_bias) add_bias(out, H, m.fc2_bias, T, H, stream_);
+  }
+  if (m.has_shared) {
+    float* sh = ws_->shared_y.get<float>(T * H);
+    mlp(m.shared, x, T, sh);
+    add_inplace(out, sh, T * H, stream_);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+std::unique_ptr<LanguageModel> load_model(const std::string& dir, int device, const EngineOptions& options) {
+  const ModelWeights host = load_model_weights(dir);
+  CudaOptions o;
+  o.device = device;
+  o.dt_clamp = options.dt_clamp;
+  auto m = std::make_unique<CudaNemotronH>(host, o);
+  std::fprintf(stderr, "nagent: %s loaded on %s; GPU memory by component:\n%s", dir.c_str(),
+               m->device_description().c_str(), m->memory().report().c_str());
+  return m;
+}
+
+}  // namespace nagent::engine::cuda

@@ -1,0 +1,105 @@
+// NemotronH on one NVIDIA GPU behind the LanguageModel interface: weights resident in bf16,
+// states on the device (Mamba conv/SSM state in fp32, attention K/V in the paged bf16 cache),
+// activations in fp32. ModelState::device holds a CudaState; a host-form state (a restored
+// snapshot, a loaded session file) is uploaded on first use.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/cuda/device_weights.h"
+#include "engine/cuda/gemm.h"
+#include "engine/cuda/kv_pool.h"
+#include "engine/language_model.h"
+#include "engine/nemotronh.h"
+
+namespace nagent::engine::cuda {
+
+int device_count();
+
+struct CudaOptions {
+  int device = 0;
+  int64_t max_batch = 8192;        // tokens per forward pass (bounds the workspace)
+  int64_t kv_capacity = 1 << 18;   // tokens in the KV cache over all sequences
+  int page_size = 64;
+  DtClamp dt_clamp = DtClamp::kTimeStepLimit;
+};
+
+class CudaNemotronH;
+
+// One sequence's state on the GPU.
+class CudaState : public DeviceState {
+ public:
+  explicit CudaState(CudaNemotronH& model);
+  ~CudaState() override;
+  std::unique_ptr<DeviceState> clone() const override;
+  std::vector<LayerState> to_host() const override;
+
+  int64_t position = 0;
+  float* mamba(size_t layer) const;  // conv state [(K-1) * conv_dim] then SSM state [Hm*P*N]
+  // Grows the page table to hold `tokens` positions.
+  void reserve(int64_t tokens);
+  const int32_t* page_table() const { return page_table_.as<int32_t>(); }
+
+ private:
+  friend class CudaNemotronH;
+  CudaNemotronH* model_;
+  DeviceBuffer mamba_;
+  std::vector<int32_t> pages_;
+  DeviceBuffer page_table_;
+};
+
+class CudaNemotronH : public LanguageModel {
+ public:
+  // From a checkpoint in host memory (uploaded) or random weights of a config (benchmarks).
+  CudaNemotronH(const ModelWeights& host, const CudaOptions& options);
+  CudaNemotronH(const ModelConfig& config, uint64_t seed, const CudaOptions& options);
+  ~CudaNemotronH() override;
+
+  const ModelConfig& config() const override { return w_.config; }
+  ModelState new_state() const override;
+  void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) override;
+  ModelState host_state(const ModelState& s) const override;
+  std::string device_description() const override;
+
+  // The device-level step: tokens and logits in device memory, enqueued on stream() without a
+  // host synchronisation in decode (T <= 8; prefill reads the MoE routing back once per MoE layer).
+  // logits: [T, V] when all_positions, else [V]; may be null.
+  void forward_device(CudaState& s, const int32_t* d_tokens, int64_t T, float* d_logits, bool all_positions);
+
+  cudaStream_t stream() const { return stream_; }
+  const MemoryLedger& memory() const { return ledger_; }
+  const DeviceWeights& weights() const { return w_; }
+  KvPool& kv_pool() { return *kv_; }
+  const CudaOptions& options() const { return options_; }
+  int64_t mamba_state_floats() const;  // per Mamba layer
+
+ private:
+  friend class CudaState;
+  void init();
+  CudaState& device_state(ModelState& s);
+  void mamba_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out);
+  void attention_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out);
+  void mlp(const DeviceMlp& m, const float* x, int64_t T, float* out);
+  void moe_layer(size_t l, const float* x, int64_t T, float* out);
+
+  CudaOptions options_;
+  cudaStream_t stream_ = nullptr;
+  MemoryLedger ledger_;
+  DeviceWeights w_;
+  std::unique_ptr<Gemm> gemm_;
+  std::unique_ptr<KvPool> kv_;
+  std::vector<size_t> mamba_index_;  // layer -> index among Mamba layers
+  size_t mamba_layers_ = 0;
+  struct Workspace;
+  std::unique_ptr<Workspace> ws_;
+  std::string gpu_name_;
+};
+
+// Loads DIR onto GPU `device` (for engine/model_loader.cpp).
+std::unique_ptr<LanguageModel> load_model(const std::string& dir, int device, const EngineOptions& options);
+
+}  // namespace nagent::engine::cuda

@@ -1,0 +1,122 @@
+// Host-side launchers of the CUDA engine's kernels (implemented one concern per .cu file:
+// elementwise.cu, norm.cu, mamba_conv.cu, ssd.cu, attention.cu, moe.cu, sampling.cu). All
+// enqueue on `stream` and return at once; activations are fp32, weights bf16, states fp32,
+// the KV cache bf16. Row-major throughout.
+#pragma once
+
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+namespace nagent::engine::cuda {
+
+using bf16 = __nv_bfloat16;
+
+// --- elementwise.cu ---
+// out[t, :] = table[tokens[t], :] as fp32.
+void embed(const bf16* table, const int32_t* tokens, int64_t T, int64_t H, float* out, cudaStream_t stream);
+void add_inplace(float* h, const float* y, int64_t n, cudaStream_t stream);
+void to_bf16(const float* x, bf16* y, int64_t n, cudaStream_t stream);
+// x = max(x, 0)^2.
+void relu2_inplace(float* x, int64_t n, cudaStream_t stream);
+// y[t, n] += bias[n] for a [T, N] block with row stride ldy.
+void add_bias(float* y, int64_t ldy, const float* bias, int64_t T, int64_t N, cudaStream_t stream);
+
+// Raw tensor bytes of dtype code src_dtype (0 F32, 1 F16, 2 BF16) to bf16, n values.
+void convert_to_bf16(const void* src, int src_dtype, int64_t n, bf16* dst, cudaStream_t stream);
+// Deterministic pseudo-random fill, uniform in [-scale, scale] (benchmark shapes' weights).
+void fill_uniform_bf16(bf16* dst, int64_t n, float scale, uint64_t seed, cudaStream_t stream);
+void fill_uniform_f32(float* dst, int64_t n, float lo, float hi, uint64_t seed, cudaStream_t stream);
+
+// --- norm.cu ---
+// y[t] = w * x[t] / sqrt(mean(x[t]^2) + eps) for T rows of H.
+void rms_norm(const float* x, const float* w, int64_t T, int64_t H, float eps, float* y, cudaStream_t stream);
+// The residual add fused with the next norm: h += delta; y = rms_norm(h).
+void add_rms_norm(float* h, const float* delta, const float* w, int64_t T, int64_t H, float eps, float* y,
+                  cudaStream_t stream);
+// Mamba's gated grouped RMSNorm, in place on y [T, D]: u = y * silu(z) (z row stride ldz),
+// normalised over each of G groups of D/G channels, times w [D].
+void gated_group_rms_norm(float* y, const float* z, int64_t ldz, const float* w, int64_t T, int64_t D, int64_t G,
+                          float eps, cudaStream_t stream);
+
+// --- mamba_conv.cu / ssd.cu ---
+struct MambaDims {
+  int d_inner, conv_dim, heads, P, N, G, K, in_out;
+};
+// Causal depthwise conv1d + SiLU over [conv_state | xBC rows of zx] for T tokens (T = 1 is the
+// decode step), then conv_state = the last K-1 inputs. conv_w is [K, conv_dim]. out [T, conv_dim].
+void mamba_conv(const float* zx, int64_t T, const MambaDims& d, float* conv_state, const float* conv_w,
+                const float* conv_b, float* out, cudaStream_t stream);
+// dt[t, h] = clamp(softplus(zx[t, dt column h] + dt_bias[h]), lo, hi).
+void mamba_dt(const float* zx, int64_t T, const MambaDims& d, const float* dt_bias, float lo, float hi, float* dt,
+              cudaStream_t stream);
+// One token: S = exp(dt A) S + dt x B^T, y = S C + D x, per head. conv: [conv_dim] (x | B | C).
+void ssd_step(const float* conv, const float* dt, const float* A, const float* D, const MambaDims& d, float* ssm,
+              float* y, cudaStream_t stream);
+// T tokens in chunks of Q (chunked SSD: intra-chunk quadratic form, chunk states, state passing,
+// inter-chunk output), advancing ssm. y [T, d_inner]. workspace: ssd_workspace_floats(...).
+int64_t ssd_workspace_floats(int64_t T, int64_t Q, const MambaDims& d);
+void ssd_chunked(const float* conv, const float* dt, const float* A, const float* D, int64_t T, int64_t Q,
+                 const MambaDims& d, float* ssm, float* y, float* workspace, cudaStream_t stream);
+// Largest chunk, head and state sizes the SSD kernels take ("" when d/Q fit, else why not).
+const char* ssd_unsupported(int64_t Q, const MambaDims& d);
+
+// --- attention.cu ---
+// A sequence's keys and values in the paged cache: page p of the sequence is pool page
+// pages[p]; a pool page holds, for each of `slots` attention layers, K then V for page_size
+// tokens of kvd = Hkv * hd values.
+struct KvView {
+  bf16* pool;
+  const int32_t* pages;  // device
+  int page_size, slots, slot, kvd;
+};
+// Writes k, v [T, kvd] (fp32) as positions pos.. pos+T-1.
+void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvView& kv, cudaStream_t stream);
+// Causal GQA attention of T new queries q [T, Hq*hd] at positions pos.. over keys 0..pos+t of
+// the cache (already appended), scale hd^-0.5, fp32 softmax. Tiled, online softmax. out [T, Hq*hd].
+void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* out,
+                       cudaStream_t stream);
+// One query per head at position pos (keys 0..pos), split over the keys (flash-decoding) and
+// combined. workspace: attention_decode_workspace_floats(...).
+int64_t attention_decode_workspace_floats(int64_t keys, int Hq, int Hkv, int hd);
+void attention_decode(const float* q, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* workspace,
+                      float* out, cudaStream_t stream);
+const char* attention_unsupported(int Hq, int Hkv, int hd);
+
+// --- moe.cu ---
+struct RouteConfig {
+  int E, k, n_group, topk_group;
+  float scaling;
+  bool norm_topk;
+};
+// Per token: sigmoid scores, correction bias for selection only, group-limited top-k (ties to
+// the lower index), renormalised and scaled weights. ids/weights [T, k].
+void moe_route(const float* logits, const float* correction_bias, int64_t T, const RouteConfig& rc, int32_t* ids,
+               float* weights, cudaStream_t stream);
+// y[s, :] = act(W_e x_r) for slots s < S, W_e = W + ids[s] * expert_stride ([N, K] bf16),
+// x_r = x + (s / x_div) * ldx. act: ReLU² when relu2. (Batched decode of routed experts.)
+void expert_gemv(const bf16* W, int64_t expert_stride, const int32_t* ids, int64_t S, const float* x, int64_t ldx,
+                 int x_div, int64_t K, int64_t N, bool relu2, float* y, cudaStream_t stream);
+// out[i, :] = bf16(x[rows[i], :]) for i < n (token permutation into expert order).
+void gather_rows_bf16(const float* x, int64_t L, const int32_t* rows, int64_t n, bf16* out, cudaStream_t stream);
+// out[t, :] = sum_j weights[t, j] * ys[row(t*k + j), :], row = slot_row ? slot_row[s] : s.
+void moe_combine(const float* ys, int64_t L, const int32_t* slot_row, const float* weights, int64_t T, int k,
+                 float* out, cudaStream_t stream);
+
+// --- sampling.cu ---
+// out[r] = argmax of logits row r (ties: lower id).
+void argmax_rows(const float* logits, int64_t rows, int64_t V, int32_t* out, cudaStream_t stream);
+struct SamplingParams {
+  float temperature;  // > 0
+  int top_k;          // 0: off
+  float top_p;        // 1: off
+  float min_p;        // 0: off
+};
+// The distribution the CPU Sampler draws from (engine/sampler.h): softmax at the temperature,
+// then top-k, min-p, top-p over the tokens ordered by probability (ties: lower id). probs [V].
+void sampling_distribution(const float* logits, int64_t V, const SamplingParams& p, float* probs, cudaStream_t stream);
+// out = the first token whose running sum of probs (in id order) exceeds u, as Sampler::sample.
+void sample_from(const float* probs, int64_t V, double u, int32_t* out, cudaStream_t stream);
+
+}  // namespace nagent::engine::cuda
