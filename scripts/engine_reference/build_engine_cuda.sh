@@ -13,11 +13,11 @@ nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 cuda=$(cd "$(dirname "$nvcc")/.." && pwd)
 mkdir -p "$out"
 defs=(-DNAGENT_CUDA=1 -DNAGENT_SOURCE_DIR="\"$root\"" -DNAGENT_BENCH_SOURCE_DIR="\"$root\"")
-cxx=(g++ -std=c++20 -O3 -DNDEBUG -Wall -I"$root" -I"$inc" -I"$cuda/include" "${defs[@]}")
+cxx=(g++ -std=c++20 -O3 -DNDEBUG -Wall -fno-trapping-math -I"$root" -I"$inc" -I"$cuda/include" "${defs[@]}")
 cu=("$nvcc" -std=c++17 -O3 -DNDEBUG -I"$root" --expt-relaxed-constexpr
     -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_90,code=compute_90)
-cpp_srcs=(safetensors model_config model_weights cpu_kernels matmul_avx512 matmul_avx2 matmul_generic
-          nemotronh mamba2 attention mlp moe sampler engine_session language_model)
+source "$root/scripts/engine_reference/engine_sources.sh"
+cpp_srcs=("${engine_cpu_sources[@]}")
 jobs=()
 for s in "${cpp_srcs[@]}"; do jobs+=("${cxx[*]} -c $root/engine/$s.cpp -o $out/$s.o"); done
 for f in "$root"/engine/cuda/*.cpp; do n=$(basename "$f" .cpp); jobs+=("${cxx[*]} -c $f -o $out/cuda_$n.o"); done

@@ -10,8 +10,8 @@ inc=${NLOHMANN_INCLUDE:-/usr/include}
 [[ -f $inc/nlohmann/json.hpp ]] || { echo "no nlohmann/json.hpp under $inc (set NLOHMANN_INCLUDE)" >&2; exit 2; }
 mkdir -p "$out"
 flags=(-std=c++20 -O3 -DNDEBUG -Wall -fno-trapping-math -I"$root" -I"$inc")  # as engine/CMakeLists.txt
-srcs=(safetensors model_config model_weights cpu_kernels matmul_avx512 matmul_avx2 matmul_generic matmul_amx
-      nemotronh mamba2 attention mlp moe sampler engine_session)
+source "$root/scripts/engine_reference/engine_sources.sh"
+srcs=("${engine_cpu_sources[@]}")
 printf '%s\n' "${srcs[@]}" | xargs -P "$(nproc)" -I{} g++ "${flags[@]}" -c "$root/engine/{}.cpp" -o "$out/{}.o"
 objs=()
 for s in "${srcs[@]}"; do objs+=("$out/$s.o"); done
