@@ -15,6 +15,10 @@ resume=()
 export PYTHONUNBUFFERED=1
 grow=()
 gen_pids=()
+# The generators must not outlive a failed training run: the device tool waits for every
+# process of the command, so a stray generator would hold the machine until the time limit.
+stop_generators() { ((${#gen_pids[@]})) && kill "${gen_pids[@]}" 2>/dev/null; wait 2>/dev/null || true; }
+trap stop_generators EXIT
 if [[ -f .devgen/nagent-bundle.tar.xz ]]; then
   bundle=/tmp/nagent-bundle
   mkdir -p "$bundle" "$work/grow"
@@ -40,11 +44,10 @@ if [[ -f .devgen/nagent-bundle.tar.xz ]]; then
     cat "$work/smoke.log" >&2
   fi
 fi
-python3 scripts/default_model/train.py --corpus corpus --out "$work" --budget-s "${BUDGET_S:-420}" \
+python3 scripts/default_model/train.py --corpus corpus --out "$work" --budget-s "${BUDGET_S:-420}" ${LR:+--lr "$LR"} \
   "${resume[@]}" "${grow[@]}" 2>&1 | tee "$OUT/train.txt"
 if ((${#gen_pids[@]})); then
-  kill "${gen_pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
+  stop_generators
   # complete lines only: a generator killed mid-write leaves a partial last line
   for f in "$work"/grow/*.jsonl; do sed '$ { /}$/!d }' "$f"; done | gzip -6 >"$OUT/grown.jsonl.gz"
   tail -q -n 1 "$work"/grow/*.log >"$OUT/grown.log" || true

@@ -292,8 +292,10 @@ def main():
     model.load_state_dict(hf.state_dict(), strict=True)
     step = 0
     if a.resume:
+        # into both: the parity check below then compares the two on the weights being trained
         state = torch.load(os.path.join(a.resume, "checkpoint.pt"), map_location="cpu")
         model.load_state_dict(state["model"])
+        hf.load_state_dict(state["model"], strict=True)
         step = state["step"]
     hf, model = hf.cuda(), model.cuda()
     print(f"parity with transformers (fp32, random ids): max rel error {parity(hf, model):.2e}", flush=True)
