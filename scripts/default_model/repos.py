@@ -6,9 +6,12 @@ memorise instead of learning the repair: function names (each template's last na
 out), bug sites (a third of the templates keep their last site for heldout), package and
 module names, and task phrasings.
 """
+import builtins
 import dataclasses
+import keyword
 import re
 import signal
+import sys
 import zlib
 
 from templates import TEMPLATES
@@ -166,6 +169,9 @@ def _call(src, name, args):
         signal.signal(signal.SIGALRM, old)
 
 
+RESERVED_NAMES = set(dir(builtins)) | set(keyword.kwlist) | set(sys.stdlib_module_names)
+
+
 def camel(name):
     return "".join(p.capitalize() for p in name.split("_"))
 
@@ -193,6 +199,10 @@ def _try_make_repo(rng, split):
 
     names = {i: function_name(rng, split, TEMPLATES[i]) for i in order}
     if len(set(names.values())) != len(names) or {pkg, mod} & set(names.values()):
+        return None
+    # a composed name may be a builtin (`range`, which the templates call), a keyword or a
+    # standard module (a package named `string` would shadow it): those make no repository
+    if any(n in RESERVED_NAMES for n in [pkg, mod, *names.values()]):
         return None
     correct = {i: render(TEMPLATES[i], names[i]) for i in order}
     buggy_src = render(TEMPLATES[ti], names[ti], bug_site=si)
