@@ -114,9 +114,21 @@ void Progress::human(const StoredEvent& e) {
   const json& d = e.data;
   if (first_event_ts_ == 0) first_event_ts_ = e.ts;
   const std::string elapsed = paint("2", fmt_seconds(e.ts - first_event_ts_));
+  const bool numbered = d.is_object() && (e.type == "model_reply" || e.type == "tool_result" ||
+                                          e.type == "user_message" || e.type == "context_compaction");
+  const std::pair<int, int> op_step = numbered ? std::pair<int, int>{d.value("op", -1), d.value("step", 0)}
+                                               : std::pair<int, int>{-1, -1};
+  if (e.type == "model_reply") turn_of_[op_step] = ++session_turns_;
+  // The turn's number: the agent's step + 1, or with session numbering the turn's place in
+  // the session (a compaction comes before the agent's next turn).
   auto step_tag = [&](int step) {
+    int number = step + 1;
+    if (session_numbering_) {
+      auto it = turn_of_.find(op_step);
+      number = e.type == "context_compaction" || it == turn_of_.end() ? session_turns_ + 1 : it->second;
+    }
     char buf[16];
-    std::snprintf(buf, sizeof buf, "[%3d]", step + 1);
+    std::snprintf(buf, sizeof buf, "[%3d]", number);
     return paint("2", buf);
   };
   clear_status_line();

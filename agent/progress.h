@@ -24,6 +24,11 @@ class Progress {
 
   double elapsed_s() const;
 
+  // Number model turns over the whole session ([1], [2], ... across all agents and
+  // sub-agents, the numbers `nagent sessions fork --at` takes) instead of per agent (each
+  // agent's own steps, as a live run shows them). For `nagent sessions show`.
+  void number_turns_over_session() { session_numbering_ = true; }
+
  private:
   Mode mode_;
   std::FILE* out_;
@@ -35,6 +40,9 @@ class Progress {
   std::map<std::string, std::string> call_brief_;  // call id -> "path:1-40"
   size_t streamed_bytes_ = 0;
   bool status_line_open_ = false;
+  bool session_numbering_ = false;
+  int session_turns_ = 0;                         // model turns seen
+  std::map<std::pair<int, int>, int> turn_of_;   // (op, agent step) -> session turn
 
   void human(const StoredEvent& e);
   void clear_status_line();

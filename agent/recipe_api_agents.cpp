@@ -31,12 +31,23 @@ struct AgentHandle {
   ToolContext& context(Runtime& rt) { return own_context ? *own_context : rt.host.context; }
 };
 
-// agent{policy = "readonly"}: the agent's built-in tools run in that sandbox policy, and
-// only the tools it allows are offered.
-void use_policy(Runtime& rt, AgentHandle& handle, const std::string& name) {
-  sandbox::Policy policy;
+// agent{policy = "readonly"}: the policy, read before the agent's configuration since its
+// `context` table gives the agent's context defaults (the agent's own context = {...} goes
+// over them, in place of the run's policy's).
+sandbox::Policy load_agent_policy(const std::string& name, ContextPolicy& context_defaults) {
   try {
-    policy = sandbox::load_policy(name);
+    sandbox::Policy policy = sandbox::load_policy(name);
+    context_defaults = ContextPolicy::from_policy(policy, ContextPolicy{});
+    return policy;
+  } catch (const std::exception& e) {
+    throw ApiError("nagent.agent: policy '" + name + "': " + e.what());
+  }
+}
+
+// The agent's built-in tools run in the sandbox of its policy, and only the tools it allows
+// are offered.
+void use_policy(Runtime& rt, AgentHandle& handle, const std::string& name, const sandbox::Policy& policy) {
+  try {
     handle.own_runner = sandbox::make_runner(policy, rt.host.context.workspace.root().string());
   } catch (const std::exception& e) {
     throw ApiError("nagent.agent: policy '" + name + "': " + e.what());
@@ -208,7 +219,12 @@ int api_agent(lua_State* L, Runtime& rt) {
   }
   const json spec = arg_table(L, copy, "nagent.agent");
   lua_pop(L, 1);
-  AgentConfig config = agent_config_from(spec.is_array() ? json::object() : spec, rt.host.agent_defaults);
+  // A policy must be a string; agent_config_from says so with the other field errors.
+  const bool own_policy = spec.is_object() && spec.contains("policy") && spec["policy"].is_string();
+  AgentConfig defaults = rt.host.agent_defaults;
+  sandbox::Policy policy;
+  if (own_policy) policy = load_agent_policy(spec["policy"].get<std::string>(), defaults.context);
+  AgentConfig config = agent_config_from(spec.is_array() ? json::object() : spec, defaults);
   for (const auto& name : config.tools)
     if (!rt.tools.find(name)) throw ApiError("nagent.agent: unknown tool '" + name + "'");
 
@@ -224,7 +240,7 @@ int api_agent(lua_State* L, Runtime& rt) {
   void* mem = lua_newuserdatauv(L, sizeof(AgentHandle), 0);
   auto* handle = new (mem) AgentHandle{std::move(config), std::move(own_backend), nullptr, nullptr, LUA_NOREF, {}};
   luaL_setmetatable(L, kAgentMeta);
-  if (spec.is_object() && spec.contains("policy")) use_policy(rt, *handle, spec["policy"].get<std::string>());
+  if (own_policy) use_policy(rt, *handle, spec["policy"].get<std::string>(), policy);
   install_hooks(L, rt, *handle, 1);
   return 1;
 }

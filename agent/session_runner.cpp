@@ -93,6 +93,7 @@ SessionResult run_session(SessionStore& store, const std::string& id, bool resum
   ToolContext context{workspace.workspace(), workspace.runner(), settings.value("test_cmd", "")};
   AgentConfig defaults;
   defaults.max_steps = settings["max_steps"].get<int>();
+  defaults.context = workspace.context_defaults();  // a recipe's context = {...} overrides these
   RecipeHost host{*backend, tools, context, journal, defaults, AgentHooks{hooks.on_delta, hooks.cancel},
                   [&](const std::string& text) {
                     journal.record("output", {{"text", text}});

@@ -24,7 +24,10 @@ WorkspaceRunner::WorkspaceRunner(const std::string& repo, const std::string& pol
     : workspace_(open_workspace(repo)) {
   try {
     policy_ = sandbox::load_policy(policy);
+    context_ = ContextPolicy::from_policy(policy_, ContextPolicy{});
   } catch (const std::runtime_error& e) {
+    throw ConfigError(e.what());
+  } catch (const std::invalid_argument& e) {
     throw ConfigError(e.what());
   }
   runner_ = sandbox::make_runner(policy_, workspace_.root().string());

@@ -169,6 +169,23 @@ class Reader {
     }
   }
 
+  // A number (integer or not), string or boolean, as JSON.
+  nlohmann::ordered_json scalar(const std::string& key) const {
+    switch (lua_type(L_, -1)) {
+      case LUA_TNUMBER:
+        if (lua_isinteger(L_, -1)) return static_cast<int64_t>(lua_tointeger(L_, -1));
+        {
+          // 2^16 is a float in Lua; a whole number counts as an integer (window = 2^16).
+          const double v = lua_tonumber(L_, -1);
+          if (std::floor(v) == v && std::fabs(v) < 9.0e15) return static_cast<int64_t>(v);
+          return v;
+        }
+      case LUA_TSTRING: return std::string(lua_tostring(L_, -1));
+      case LUA_TBOOLEAN: return static_cast<bool>(lua_toboolean(L_, -1));
+      default: fail(key, "expected a number, a string or true/false, " + got());
+    }
+  }
+
   std::vector<std::string> strings(const std::string& key) const {
     std::vector<std::string> out;
     each_item(key, [&](const std::string& k) { out.push_back(string(k)); });
@@ -247,10 +264,14 @@ class Reader {
           else if (name == "cgroups") p.allow_without.cgroups = boolean(k);
           else fail(k, "unknown mechanism (expected namespaces, seccomp or cgroups)");
         });
+      } else if (key == "context") {
+        ContextSettings layer{file_, nlohmann::ordered_json::object()};
+        each_field(key, [&](const std::string& name) { layer.settings[name] = scalar(key + "." + name); });
+        p.context.push_back(std::move(layer));
       } else {
         fail(key, "unknown key (expected description, extends, workspace, git, network, "
                   "toolchains, binds, seccomp, seccomp_deny, tmp_size_mb, env, set_env, tools, "
-                  "limits or allow_without)");
+                  "limits, allow_without or context)");
       }
     });
   }

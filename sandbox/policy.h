@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "sandbox/sandbox.h"
 
 namespace nagent::sandbox {
@@ -38,6 +40,15 @@ struct AllowWithout {
   bool cgroups = false;     // no memory/pids/CPU cgroup; rlimits only (noted in each result)
 };
 
+// One policy file's `context` table: defaults for the agent's context layer (window,
+// threshold, strategy, ...), kept as written. The sandbox only checks its shape (named
+// numbers, strings or booleans); agent/context/context_policy (ContextPolicy::from_policy)
+// checks the settings themselves and names this file in its errors.
+struct ContextSettings {
+  std::string file;                // the policy file the table is in
+  nlohmann::ordered_json settings;  // {"threshold": 0.7, "strategy": "elide", ...}
+};
+
 struct Policy {
   std::string name;         // "default", or the file's stem
   std::string source;       // the file it was read from ("" for the built-in "none")
@@ -56,6 +67,9 @@ struct Policy {
   std::map<std::string, std::string> set_env;  // variables set inside
   std::vector<std::string> tools;   // tools an agent may use; empty = all
   AllowWithout allow_without;
+  // The `context` tables of the policies this one extends and of itself, base first; each
+  // file's settings override the ones before it, key by key.
+  std::vector<ContextSettings> context;
 };
 
 // A name looks for NAME.lua in $NAGENT_DATA_DIR/policies (default: NAGENT_DEFAULT_DATA_DIR);

@@ -9,6 +9,7 @@
 
 #include "agent/cli/arguments.h"
 #include "agent/cli/command.h"
+#include "agent/context/context_policy.h"
 #include "sandbox/policy.h"
 
 namespace nagent::cli {
@@ -52,7 +53,10 @@ int sandbox_main(const std::vector<std::string>& args) {
   sandbox::Policy policy;
   try {
     policy = sandbox::load_policy(a.get("--policy").value_or("default"));
+    ContextPolicy::from_policy(policy, ContextPolicy{});  // its context table is checked here too
   } catch (const std::runtime_error& e) {
+    return fail(kExitUsage, e.what());
+  } catch (const std::invalid_argument& e) {
     return fail(kExitUsage, e.what());
   }
   std::error_code ec;

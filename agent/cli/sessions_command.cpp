@@ -20,10 +20,14 @@ constexpr const char* kUsage = R"(usage: nagent sessions [list [--limit N] | sho
   show ID       the session's timeline: steps, tools, results, tokens, context fill, compactions
   export ID     the whole trajectory as JSON Lines (one event per line; each stored tool output
                 once, as an "artifact" line before the first event naming it) on stdout or --out FILE
-  fork ID --at STEP
-                a new session holding ID's events through model turn STEP (counted over the
-                session, as 'show' numbers them) and its results; continue it with
-                nagent run --resume NEW. The repository's files are not rolled back.
+  fork ID --at STEP [--session NEW]
+                a new session (NEW, else a fresh ID, printed on stdout) holding ID's events
+                through model turn STEP and its tool results; continue it with
+                nagent run --resume NEW. STEP counts model turns over the whole session, all
+                agents and sub-agents together, the way 'show' numbers them ([1], [2], ...).
+                Only the conversation is copied: the repository's files are NOT rolled
+                back to STEP (they stay as they are now; restore them yourself, e.g. with
+                git, before resuming if the fork must see them as they were).
 )";
 
 std::string when(double ts) {
@@ -64,6 +68,7 @@ int show(SessionStore& store, const std::string& id) {
               info->status.c_str(), when(info->created_at).c_str(), info->recipe.c_str(), info->repo.c_str(),
               one_line(info->task, 200).c_str());
   Progress timeline(Progress::Mode::Human, stdout);
+  timeline.number_turns_over_session();  // the numbers fork --at takes
   for (const auto& e : store.events(id)) {
     timeline.on_event(e);
     if (e.type == "session_end") {
@@ -131,8 +136,11 @@ int fork(SessionStore& store, const std::string& id, int64_t step, std::optional
   if (through == 0) {
     int64_t turns = 0;
     for (const auto& e : events) turns += e.type == "model_reply";
-    return fail(kExitUsage, "session '" + id + "' has " + std::to_string(turns) + " model turns; --at " +
-                                std::to_string(step) + " is past them");
+    return fail(kExitUsage, "session '" + id + "' has " + std::to_string(turns) + " model turns" +
+                                (turns > 0 ? " ('nagent sessions show " + id + "' numbers them 1 to " +
+                                                 std::to_string(turns) + ")"
+                                           : "") +
+                                "; --at " + std::to_string(step) + " is past them");
   }
   SessionInfo to = *info;
   to.id = new_id.value_or(SessionStore::new_session_id());
@@ -147,6 +155,8 @@ int fork(SessionStore& store, const std::string& id, int64_t step, std::optional
   std::printf("%s\n", to.id.c_str());
   std::fprintf(stderr, "forked %s at step %lld into %s; continue with: nagent run --resume %s\n", id.c_str(),
                static_cast<long long>(step), to.id.c_str(), to.id.c_str());
+  std::fprintf(stderr, "note: only the conversation is copied; the repository's files are not rolled back to step %lld\n",
+               static_cast<long long>(step));
   return kExitOk;
 }
 
@@ -162,8 +172,18 @@ int sessions_main(const std::vector<std::string>& argv) {
     return kExitOk;
   }
   const std::string verb = a.positional.empty() ? "list" : a.positional[0];
+  // A bad number is a usage error (exit 2) naming the option, checked before the store opens.
+  long long limit = 20, at = 0;
+  try {
+    limit = a.integer("--limit", 20, 1, 100000);
+    at = a.integer("--at", 0, 1, int64_t(1) << 40);
+  } catch (const UsageError& e) {
+    return fail(kExitUsage, std::string(e.what()) +
+                                (a.get("--at") ? " (--at takes a model turn, as 'nagent sessions show ID' numbers them)"
+                                               : ""));
+  }
   SessionStore store(SessionStore::default_path());
-  if (verb == "list") return list(store, int(a.integer("--limit", 20, 1, 100000)));
+  if (verb == "list") return list(store, int(limit));
   if (verb == "show" || verb == "export") {
     if (a.positional.size() != 2) return fail(kExitUsage, "nagent sessions " + verb + " needs a session ID");
     return verb == "show" ? show(store, a.positional[1]) : export_jsonl(store, a.positional[1], a.get("--out"));
@@ -171,12 +191,12 @@ int sessions_main(const std::vector<std::string>& argv) {
   if (verb == "fork") {
     if (a.positional.size() != 2) return fail(kExitUsage, "nagent sessions fork needs a session ID and --at STEP");
     if (!a.get("--at")) return fail(kExitUsage, "nagent sessions fork needs --at STEP (a model turn, as 'show' numbers them)");
-    return fork(store, a.positional[1], a.integer("--at", 1, 1, int64_t(1) << 40), a.get("--session"));
+    return fork(store, a.positional[1], at, a.get("--session"));
   }
   return fail(kExitUsage, "unknown sessions command '" + verb + "' (list, show ID, export ID, fork ID --at STEP)");
 }
 
-const bool registered = register_command({"sessions", "list, show and export stored sessions", &sessions_main});
+const bool registered = register_command({"sessions", "list, show, export and fork stored sessions", &sessions_main});
 
 }  // namespace
 }  // namespace nagent::cli

@@ -47,8 +47,26 @@ ContextPolicy ContextPolicy::from_json(const json& spec, const ContextPolicy& de
       throw std::invalid_argument("context.strategy must be \"summarize\", \"elide\" or \"none\"");
     p.strategy = s.get<std::string>();
   }
-  if (p.target >= p.threshold) throw std::invalid_argument("context.target must be below context.threshold");
-  if (p.min_free > p.threshold) throw std::invalid_argument("context.min_free must not exceed context.threshold");
+  // The values too: one of them may come from the policy file, the other from the recipe.
+  auto share = [](double v) { return std::to_string(v).substr(0, 4); };
+  if (p.target >= p.threshold)
+    throw std::invalid_argument("context.target (" + share(p.target) + ") must be below context.threshold (" +
+                                share(p.threshold) + ")");
+  if (p.min_free > p.threshold)
+    throw std::invalid_argument("context.min_free (" + share(p.min_free) + ") must not exceed context.threshold (" +
+                                share(p.threshold) + ")");
+  return p;
+}
+
+ContextPolicy ContextPolicy::from_policy(const sandbox::Policy& policy, const ContextPolicy& defaults) {
+  ContextPolicy p = defaults;
+  for (const auto& layer : policy.context) {
+    try {
+      p = from_json(layer.settings, p);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("policy " + layer.file + ": " + e.what());
+    }
+  }
   return p;
 }
 

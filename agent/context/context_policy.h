@@ -1,13 +1,15 @@
 // ContextPolicy: how an agent keeps its context inside the model's window: the window
 // itself, when to compact and how far, what to keep verbatim, when a tool output becomes an
-// artifact. Defaults suit Nemotron 3; a recipe tunes them per agent (nagent.agent{context =
-// {...}}, docs/context.md).
+// artifact. Defaults suit Nemotron 3; a sandbox policy file's `context` table sets defaults
+// for the agents that run under it, and a recipe tunes them per agent (nagent.agent{context =
+// {...}}), over the policy's (docs/context.md).
 #pragma once
 
 #include <cstdint>
 #include <string>
 
 #include "engine/chat.h"
+#include "sandbox/policy.h"
 
 namespace nagent {
 
@@ -30,6 +32,10 @@ struct ContextPolicy {
   // The fields of a recipe's context table over these defaults; throws std::invalid_argument
   // naming the bad field ("context.threshold must be a number in (0, 1)").
   static ContextPolicy from_json(const json& spec, const ContextPolicy& defaults);
+  // The `context` tables of a sandbox policy (and of the policies it extends, base first)
+  // over these defaults; throws std::invalid_argument naming the policy file and the field
+  // ("policy /p/build.lua: context.threshold must be a number in (0.00, 1.00]").
+  static ContextPolicy from_policy(const sandbox::Policy& policy, const ContextPolicy& defaults);
   // The window to plan with: the policy's, else the backend's, else the default; capped at kMaxWindow.
   int64_t resolve_window(int64_t backend_window) const;
 };
