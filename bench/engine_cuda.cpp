@@ -219,9 +219,10 @@ int main(int argc, char** argv) {
     const double prefill_flops = prefill * token_flops(c, prefill / 2.0);
 
     // Decode at batch 1 after a prompt: greedy tokens chosen on the GPU feed the next step.
-    auto decode_at = [&](int64_t ctx, bool graphs, bool fast) {
+    auto decode_at = [&](int64_t ctx, bool graphs, bool fast, bool pdl = false) {
       m.set_graphs(graphs);
       m.set_fast_gemv(fast);
+      m.set_pdl(pdl);
       ModelState s = m.new_state();
       auto* cs = static_cast<cu::CudaState*>(s.device.get());
       for (int64_t done = 0; done < ctx;) {
@@ -244,16 +245,18 @@ int main(int argc, char** argv) {
     };
     struct Variant {
       const char* name;
-      bool graphs, fast;
+      bool graphs, fast, pdl;
       double ms;
     };
-    std::vector<Variant> variants{{"graph on,  fast GEMV", true, true, 0},
-                                  {"graph off, fast GEMV", false, true, 0},
-                                  {"graph on,  older GEMV", true, false, 0},
-                                  {"graph off, older GEMV", false, false, 0},
-                                  {"graph on,  fast GEMV (again)", true, true, 0}};
+    std::vector<Variant> variants{{"graph on,  fast GEMV", true, true, false, 0},
+                                  {"graph off, fast GEMV", false, true, false, 0},
+                                  {"graph on,  older GEMV", true, false, false, 0},
+                                  {"graph off, older GEMV", false, false, false, 0},
+                                  {"graph on,  fast GEMV, PDL", true, true, true, 0},
+                                  {"graph off, fast GEMV, PDL", false, true, true, 0},
+                                  {"graph on,  fast GEMV (again)", true, true, false, 0}};
     const int64_t captures0 = m.graph_captures(), replays0 = m.graph_replays();
-    for (Variant& v : variants) v.ms = decode_at(prompt, v.graphs, v.fast);
+    for (Variant& v : variants) v.ms = decode_at(prompt, v.graphs, v.fast, v.pdl);
     const int64_t captures = m.graph_captures() - captures0, replays = m.graph_replays() - replays0;
     const double step_short = std::min(variants[0].ms, variants.back().ms);
     const double step_long = decode_at(prefill, true, true);

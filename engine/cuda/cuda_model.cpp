@@ -298,7 +298,7 @@ void CudaNemotronH::forward_device(CudaState& s, const int32_t* d_tokens, int64_
   }
   // The first token of a sequence differs (Mamba's dt clamp of the uncached step): eager.
   const bool graphable = T == 1 && options_.graphs && s.position > 0 && !s.graph_failed_;
-  const CudaState::GraphKey key{d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv()};
+  const CudaState::GraphKey key{d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv(), pdl()};
   if (!graphable) {
     enqueue_step(s, d_tokens, T, d_logits, all_positions);
   } else if (s.graph_ && s.graph_key_ == key) {
@@ -337,7 +337,7 @@ void CudaNemotronH::forward_device(CudaState& s, const int32_t* d_tokens, int64_
   } else {
     enqueue_step(s, d_tokens, T, d_logits, all_positions);
     s.warm_ = true;
-    s.warm_key_ = {d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv()};
+    s.warm_key_ = {d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv(), pdl()};
   }
   s.position += T;
   s.device_position_ += T;

@@ -65,6 +65,7 @@ class CudaState : public DeviceState {
     float* logits = nullptr;
     uint64_t growths = 0;
     bool fast_gemv = true;
+    bool pdl = false;
     bool operator==(const GraphKey&) const = default;
   };
   cudaGraphExec_t graph_ = nullptr;
@@ -98,6 +99,8 @@ class CudaNemotronH : public LanguageModel {
   // again as needed).
   void set_graphs(bool on) { options_.graphs = on; }
   void set_fast_gemv(bool on) { gemm_->set_fast_gemv(on); }
+  // Programmatic dependent launch of the GEMV kernels (gemv.cu; process-wide, NAGENT_CUDA_PDL=1).
+  void set_pdl(bool on) { cuda::set_pdl(on); }
   int64_t graph_captures() const { return graph_captures_; }
   int64_t graph_replays() const { return graph_replays_; }
 

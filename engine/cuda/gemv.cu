@@ -9,7 +9,17 @@
 // 512 contiguous bytes per load. The fp32 activations are read through the L1 (they are small
 // and every row of the block reuses them). Partial sums: warp shuffles, then the WPR warps of a
 // row in a fixed order (deterministic).
+//
+// Programmatic dependent launch (set_pdl(true), NAGENT_CUDA_PDL=1; off by default): the kernels
+// are then launched so that they may start while the kernel before them finishes; each block
+// first prefetches into L2 the weight chunks of its first row (weights do not depend on the
+// previous kernel), then waits for the previous kernel (griddepcontrol.wait) before it reads
+// any activation, expert id or output. Blocks let the next kernel start once they are on their
+// last row. Without the launch attribute both instructions do nothing.
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string>
 
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_check.h"
@@ -66,6 +76,19 @@ __device__ __forceinline__ float row_share(const bf16* w, const float* x, int K8
   return acc;
 }
 
+std::atomic<int> pdl_mode{-1};  // -1: not read from the environment yet
+
+__device__ __forceinline__ void wait_for_previous_kernel() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void let_next_kernel_start() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 struct MvArgs {
   const bf16* W;
   int64_t stride;        // between experts (elements)
@@ -91,7 +114,20 @@ __global__ void __launch_bounds__(kThreads) mv_kernel(MvArgs a) {
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int r = warp / WPR, q = (warp % WPR) * 32 + lane;
   const int64_t K = int64_t(a.K8) * 8;
+  if (!a.ids) {  // dense: the first row's chunks into L2 while the previous kernel finishes
+    const int64_t it = int64_t(blockIdx.x) * kRows + r;
+    if (it < a.items) {
+      const uint4* w8 = reinterpret_cast<const uint4*>(a.W + (it % a.N) * K);
+#pragma unroll
+      for (int u = 0; u < kUnroll; ++u) {
+        const int i = q + u * 32 * WPR;
+        if (i < a.K8) asm volatile("prefetch.global.L2 [%0];" ::"l"(w8 + i));
+      }
+    }
+  }
+  wait_for_previous_kernel();
   for (int64_t it0 = int64_t(blockIdx.x) * kRows; it0 < a.items; it0 += int64_t(gridDim.x) * kRows) {
+    if (it0 + int64_t(gridDim.x) * kRows >= a.items) let_next_kernel_start();  // this block's last row
     const int64_t it = it0 + r;
     const bool live = it < a.items;
     const int64_t s = live ? it / a.N : 0, n = live ? it % a.N : 0;
@@ -148,11 +184,21 @@ void launch_mv(const MvArgs& a, cudaStream_t stream) {
   while (wpr > 1 && a.K8 < 64 * wpr) wpr /= 2;
   const int rows = (kThreads / 32) / wpr;
   const int64_t blocks = std::min<int64_t>((a.items + rows - 1) / rows, int64_t(sm_count()) * 64);
-  const int g = static_cast<int>(blocks);
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(static_cast<unsigned>(blocks));
+  cfg.blockDim = dim3(kThreads);
+  cfg.stream = stream;
+  cudaLaunchAttribute attr{};
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  if (pdl()) {
+    cfg.attrs = &attr;
+    cfg.numAttrs = 1;
+  }
   switch (wpr) {
-    case 1: mv_kernel<1, COMBINE><<<g, kThreads, 0, stream>>>(a); break;
-    case 2: mv_kernel<2, COMBINE><<<g, kThreads, 0, stream>>>(a); break;
-    default: mv_kernel<4, COMBINE><<<g, kThreads, 0, stream>>>(a); break;
+    case 1: NAGENT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, mv_kernel<1, COMBINE>, a)); break;
+    case 2: NAGENT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, mv_kernel<2, COMBINE>, a)); break;
+    default: NAGENT_CUDA_CHECK(cudaLaunchKernelEx(&cfg, mv_kernel<4, COMBINE>, a)); break;
   }
   NAGENT_LAUNCH_CHECK();
 }
@@ -183,6 +229,19 @@ __global__ void __launch_bounds__(128) router_kernel(const float* W, int64_t E, 
 }
 
 }  // namespace
+
+bool pdl() {
+  int m = pdl_mode.load();
+  if (m < 0) {
+    const char* e = std::getenv("NAGENT_CUDA_PDL");
+    m = e && std::string(e) != "0" ? 1 : 0;
+    int expected = -1;
+    if (!pdl_mode.compare_exchange_strong(expected, m)) m = expected;
+  }
+  return m == 1;
+}
+
+void set_pdl(bool on) { pdl_mode.store(on ? 1 : 0); }
 
 bool mv_supported(const void* W, int64_t K, const float* x, int64_t ldx) {
   return K > 0 && (K & 7) == 0 && K / 8 < (int64_t(1) << 30) && (reinterpret_cast<uintptr_t>(W) & 15) == 0 &&

@@ -116,6 +116,9 @@ void expert_gemv(const bf16* W, int64_t expert_stride, const int32_t* ids, int64
 // the row count needs to fill the GPU. Each needs mv_supported(...) (K a multiple of 8, 16-byte
 // aligned weights and activation rows); callers fall back to the older kernels otherwise.
 bool mv_supported(const void* W, int64_t K, const float* x, int64_t ldx);
+// Programmatic dependent launch of these kernels (see gemv.cu; NAGENT_CUDA_PDL=1 at start).
+bool pdl();
+void set_pdl(bool on);
 // y[n] (+)= act(sum_k W[n, k] x[k]) for one token; accumulate adds to y (after the activation).
 void gemv1(const bf16* W, int64_t N, int64_t K, const float* x, bool relu2, bool accumulate, float* y,
            cudaStream_t stream);

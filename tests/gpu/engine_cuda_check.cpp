@@ -561,6 +561,16 @@ void check_fixture(const std::string& dir, const std::string& name, DtClamp clam
   report(name + ": decode CUDA graph == eager, bitwise (" + std::to_string(used) + " replays of " +
              std::to_string(steps) + ")",
          used < steps - 2 ? INFINITY : rel(graphed, eager), 0.0);
+  // With programmatic dependent launch the GEMV kernels overlap their predecessors' tails: the
+  // results must not change at all (eagerly and in the graph).
+  gpu.set_pdl(true);
+  const auto pdl_graphed = decode_run(gpu, prompt, ids, steps);
+  gpu.set_graphs(false);
+  const auto pdl_eager = decode_run(gpu, prompt, ids, steps);
+  gpu.set_graphs(true);
+  gpu.set_pdl(false);
+  report(name + ": decode with PDL (graph and eager) == eager, bitwise",
+         std::max(rel(pdl_graphed, eager), rel(pdl_eager, eager)), 0.0);
   // The older GEMV kernels (NAGENT_CUDA_FAST_GEMV=0) agree with the fast ones to rounding.
   gpu.set_fast_gemv(false);
   const auto slow = decode_run(gpu, prompt, ids, steps);
