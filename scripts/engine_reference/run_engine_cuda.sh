@@ -26,6 +26,6 @@ echo "== build $((t1 - t0)) s, check $((t2 - t1)) s (rc $check_rc), bench $((t3 
 echo "== checks that failed (of $(grep -cE ' (ok|FAIL)$' "$logs/check.log")):"
 grep -E 'FAIL$|engine_cuda_check:' "$logs/check.log" | head -30
 echo "== new-kernel and graph checks:"
-grep -E 'gemv1|expert_mv|route T=|router T=|graph|fused|step y' "$logs/check.log" | cut -c1-100 | head -40
+grep -E 'gemv1|expert_mv|route T=|router T=|graph|fused|step y|PDL|GEMV' "$logs/check.log" | cut -c1-100 | head -40
 echo "== bench:"
 grep -vE '^ {2}[a-z].*GiB$' "$logs/bench.log" | tail -32
