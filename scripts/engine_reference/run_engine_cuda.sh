@@ -16,10 +16,10 @@ if ! "$root/scripts/engine_reference/build_engine_cuda.sh" "$build" >"$logs/buil
   exit 1
 fi
 t1=$(date +%s)
-timeout 150 "$build/engine_cuda_check" >"$logs/check.log" 2>&1
+timeout 120 "$build/engine_cuda_check" >"$logs/check.log" 2>&1
 check_rc=$?
 t2=$(date +%s)
-timeout 110 "$build/bench_engine_cuda" >"$logs/bench.log" 2>&1
+timeout 100 "$build/bench_engine_cuda" >"$logs/bench.log" 2>&1
 bench_rc=$?
 t3=$(date +%s)
 echo "== build $((t1 - t0)) s, check $((t2 - t1)) s (rc $check_rc), bench $((t3 - t2)) s (rc $bench_rc)"
