@@ -2,7 +2,9 @@
 // GPU (default: Nemotron 3 Nano 30B-A3B's config): batch-1 decode tokens/s against the
 // memory-bandwidth roofline (weight and state bytes one token reads, over the device-to-device
 // copy bandwidth measured in this run), and prefill tokens/s against the bf16 GEMM rate
-// measured in this run (cuBLASLt, 8192^3).
+// measured in this run (cuBLASLt, 8192^3). Decode runs with the CUDA graph of the step on and
+// off and with gemv.cu's fast GEMV on and off; a kernel table times the one-token products of
+// the model's shapes through gemv1, the older warp-per-row GEMV and cuBLASLt at M = 1.
 //   bench_engine_cuda [--config FILE] [--prompt N] [--decode N] [--prefill N]
 #include <cuda_runtime.h>
 
@@ -76,6 +78,48 @@ double gemm_rate(cudaStream_t st) {
   }
   ms.erase(ms.begin(), ms.begin() + 2);
   return 2.0 * n * n * n / (median(ms) * 1e-3);
+}
+
+// One token's product y = W x (W [N, K] bf16) through three paths, each over rotating copies of
+// W (more than the L2 between reuses); returns GB/s of weight bytes for gemv1, old, cuBLASLt.
+struct GemvRow {
+  int64_t N, K;
+  double fast, old, lt;
+};
+GemvRow gemv_paths(cudaStream_t st, int64_t N, int64_t K) {
+  const size_t bytes = size_t(N) * K * 2;
+  // Enough copies that one pass over them (256 MiB or more) flushes the 50 MB L2.
+  const int copies = static_cast<int>(std::max<size_t>(2, std::min<size_t>(512, (size_t(256) << 20) / bytes + 1)));
+  std::vector<cu::DeviceBuffer> w;
+  for (int i = 0; i < copies; ++i) {
+    w.emplace_back(bytes, nullptr, "");
+    cu::fill_uniform_bf16(w.back().as<cu::bf16>(), N * K, 0.05f, 100 + i, st);
+  }
+  cu::DeviceBuffer x(K * 4, nullptr, ""), xb(K * 2, nullptr, ""), y(N * 4, nullptr, "");
+  cu::fill_uniform_f32(x.as<float>(), K, -1, 1, 7, st);
+  cu::to_bf16(x.as<float>(), xb.as<cu::bf16>(), K, st);
+  cu::MemoryLedger ledger;
+  cu::Gemm gemm(st, &ledger);
+  Timer t(st);
+  auto time = [&](int path) {
+    std::vector<double> ms;
+    for (int rep = 0; rep < 5; ++rep) {
+      t.start();
+      for (int i = 0; i < 2 * copies; ++i) {
+        const cu::DeviceMatrix W{w[i % copies].as<cu::bf16>(), N, K};
+        if (path == 2) {
+          gemm.run_bf16(W, xb.as<cu::bf16>(), K, 1, y.as<float>(), N);
+        } else {
+          gemm.set_fast_gemv(path == 0);
+          gemm.run(W, x.as<float>(), 1, y.as<float>(), N);
+        }
+      }
+      ms.push_back(t.stop_ms() / (2 * copies));
+    }
+    return double(bytes) / (median(ms) * 1e-3) / 1e9;
+  };
+  time(0), time(1), time(2);  // warm-up (kernel attributes, cuBLASLt heuristics)
+  return {N, K, time(0), time(1), time(2)};
 }
 
 // Bytes one decode token at context `ctx` reads: every weight it uses (k routed experts of each
@@ -176,7 +220,10 @@ int main(int argc, char** argv) {
     const double prefill_flops = prefill * token_flops(c, prefill / 2.0);
 
     // Decode at batch 1 after a prompt: greedy tokens chosen on the GPU feed the next step.
-    auto decode_at = [&](int64_t ctx) {
+    auto decode_at = [&](int64_t ctx, bool graphs, bool fast, bool pdl = false) {
+      m.set_graphs(graphs);
+      m.set_fast_gemv(fast);
+      m.set_pdl(pdl);
       ModelState s = m.new_state();
       auto* cs = static_cast<cu::CudaState*>(s.device.get());
       for (int64_t done = 0; done < ctx;) {
@@ -197,10 +244,45 @@ int main(int argc, char** argv) {
       }
       return t.stop_ms() / steps;
     };
-    const double step_short = decode_at(prompt);
-    const double step_long = decode_at(prefill);
+    struct Variant {
+      const char* name;
+      bool graphs, fast, pdl;
+      double ms;
+    };
+    std::vector<Variant> variants{{"graph on,  fast GEMV", true, true, false, 0},
+                                  {"graph off, fast GEMV", false, true, false, 0},
+                                  {"graph on,  older GEMV", true, false, false, 0},
+                                  {"graph off, older GEMV", false, false, false, 0},
+                                  {"graph on,  fast GEMV, PDL", true, true, true, 0},
+                                  {"graph off, fast GEMV, PDL", false, true, true, 0},
+                                  {"graph on,  fast GEMV (again)", true, true, false, 0}};
+    const int64_t captures0 = m.graph_captures(), replays0 = m.graph_replays();
+    for (Variant& v : variants) v.ms = decode_at(prompt, v.graphs, v.fast, v.pdl);
+    const int64_t captures = m.graph_captures() - captures0, replays = m.graph_replays() - replays0;
+    const double step_short = std::min(variants[0].ms, variants.back().ms);
+    const double step_long = decode_at(prefill, true, true);
     const double bytes_short = decode_bytes(c, prompt + 8 + steps / 2);
     const double roof_short = bytes_short / bw * 1e3;
+
+    // One-token products of the model's shapes (GB/s of weights).
+    const int64_t H = c.hidden_size;
+    std::vector<std::pair<const char*, std::pair<int64_t, int64_t>>> shapes{
+        {"mamba in_proj", {c.in_proj_out(), H}},
+        {"mamba out_proj", {H, c.d_inner()}},
+        {"attention q/o", {c.num_attention_heads * c.head_dim, H}},
+        {"attention k/v", {c.num_key_value_heads * c.head_dim, H}},
+        {"shared expert up", {c.shared_width(), H}},
+        {"shared expert down", {H, c.shared_width()}},
+        {"lm head", {c.vocab_size, H}}};
+    std::printf("\n%-22s %16s %11s %11s %11s   GB/s of weights, one token\n", "product", "N x K", "gemv1",
+                "older gemv", "cuBLASLt");
+    std::printf("%-22s (eager launches back to back over rotating copies: small shapes show the launch rate)\n", "");
+    for (const auto& [name, nk] : shapes) {
+      if (nk.first <= 0 || nk.second <= 0) continue;
+      const GemvRow r = gemv_paths(st, nk.first, nk.second);
+      std::printf("%-22s %7lld x %-7lld %11.0f %11.0f %11.0f\n", name, static_cast<long long>(r.N),
+                  static_cast<long long>(r.K), r.fast, r.old, r.lt);
+    }
 
     std::printf("\n%-44s %12s %12s %10s\n", "measurement", "value", "roofline", "of roof");
     std::printf("%-44s %9.1f t/s %9.1f t/s %9.1f%%\n",
@@ -214,6 +296,10 @@ int main(int argc, char** argv) {
     std::printf("%-44s %9.0f t/s %9.1f TF/s %9.1f%%\n", ("prefill " + std::to_string(prefill) + " tokens").c_str(),
                 prefill / (prefill_ms * 1e-3), prefill_flops / (prefill_ms * 1e-3) / 1e12,
                 100 * prefill_flops / (prefill_ms * 1e-3) / rate);
+    std::printf("decode step at context %lld by variant (%lld graph captures, %lld replays):\n",
+                static_cast<long long>(prompt), static_cast<long long>(captures), static_cast<long long>(replays));
+    for (const Variant& v : variants)
+      std::printf("  %-42s %9.3f ms %9.1f t/s %9.1f%% of roof\n", v.name, v.ms, 1e3 / v.ms, 100 * roof_short / v.ms);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench_engine_cuda: %s\n", e.what());
     return 1;

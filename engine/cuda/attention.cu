@@ -28,9 +28,11 @@ __device__ __forceinline__ bf16* kv_row(const KvView& kv, int64_t j, int which) 
          (j % kv.page_size) * int64_t(kv.kvd);
 }
 
-__global__ void kv_append_kernel(const float* k, const float* v, int64_t T, int64_t pos, KvView kv) {
+__global__ void kv_append_kernel(const float* k, const float* v, int64_t T, int64_t pos, const int32_t* d_pos,
+                                 KvView kv) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= T * kv.kvd) return;
+  if (d_pos) pos = *d_pos;
   const int64_t t = i / kv.kvd, e = i % kv.kvd;
   kv_row(kv, pos + t, 0)[e] = __float2bfloat16(k[i]);
   kv_row(kv, pos + t, 1)[e] = __float2bfloat16(v[i]);
@@ -125,16 +127,34 @@ __global__ void prefill_kernel(const float* q, int64_t T, int64_t pos, int Hq, i
   }
 }
 
-int decode_splits(int64_t keys, int Hkv) {
+// The most splits any key count gets (the decode grid's y extent, fixed so that a captured
+// graph serves every position), and how the keys are split: computed on the device from the
+// position, identically for every launch.
+__host__ __device__ __forceinline__ int max_decode_splits(int Hkv) {
+  const int s = 264 / (Hkv > 1 ? Hkv : 1);
+  return s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : s);
+}
+struct DecodeSplit {
+  int64_t per_split;
+  int used;  // every split non-empty
+};
+__host__ __device__ __forceinline__ DecodeSplit decode_split(int64_t keys, int Hkv) {
   const int64_t tiles = (keys + kTile - 1) / kTile;
-  return static_cast<int>(std::clamp<int64_t>(264 / std::max(1, Hkv), 1, std::min<int64_t>(tiles, kMaxSplits)));
+  const int splits = static_cast<int>(min64(max_decode_splits(Hkv), tiles < 1 ? 1 : tiles));
+  const int64_t per_split = ((keys + splits - 1) / splits + kTile - 1) / kTile * kTile;
+  return {per_split, static_cast<int>((keys + per_split - 1) / per_split)};
 }
 
 // Block (kvh, split): warp w serves query heads w, w + 8, ... of the group; lane = key within the
 // tile for the scores, lane = output column (+32k) for the values. Partials: m, l, o[hd].
-__global__ void decode_kernel(const float* q, int64_t keys, int Hq, int Hkv, int hd, KvView kv, float scale,
-                              int64_t per_split, float* partial) {
+// Keys 0..*d_pos; blocks past the used splits return at once. partial: [Hq][gridDim.y][hd + 2].
+__global__ void decode_kernel(const float* q, const int32_t* d_pos, int Hq, int Hkv, int hd, KvView kv, float scale,
+                              float* partial) {
   const int kvh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const int64_t keys = int64_t(*d_pos) + 1;
+  const DecodeSplit ds = decode_split(keys, Hkv);
+  if (split >= ds.used) return;
+  const int64_t per_split = ds.per_split;
   const int rep = Hq / Hkv;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int ld = hd + 1;
@@ -193,9 +213,11 @@ __global__ void decode_kernel(const float* q, int64_t keys, int Hq, int Hkv, int
   }
 }
 
-__global__ void decode_combine_kernel(const float* partial, int splits, int hd, float* out) {
+__global__ void decode_combine_kernel(const float* partial, int stride, const int32_t* d_pos, int Hkv, int hd,
+                                      float* out) {
   const int h = blockIdx.x;
-  const float* base = partial + int64_t(h) * splits * (hd + 2);
+  const int splits = decode_split(int64_t(*d_pos) + 1, Hkv).used;
+  const float* base = partial + int64_t(h) * stride * (hd + 2);
   float M = -INFINITY;
   for (int s = 0; s < splits; ++s) M = fmaxf(M, base[s * (hd + 2)]);
   for (int e = threadIdx.x; e < hd; e += blockDim.x) {
@@ -218,9 +240,10 @@ const char* attention_unsupported(int Hq, int Hkv, int hd) {
   return "";
 }
 
-void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvView& kv, cudaStream_t stream) {
+void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvView& kv, cudaStream_t stream,
+               const int32_t* d_pos) {
   if (T == 0) return;
-  kv_append_kernel<<<blocks_for(T * kv.kvd, 256), 256, 0, stream>>>(k, v, T, pos, kv);
+  kv_append_kernel<<<blocks_for(T * kv.kvd, 256), 256, 0, stream>>>(k, v, T, pos, d_pos, kv);
   NAGENT_LAUNCH_CHECK();
 }
 
@@ -238,21 +261,18 @@ void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, 
   NAGENT_LAUNCH_CHECK();
 }
 
-int64_t attention_decode_workspace_floats(int64_t keys, int Hq, int Hkv, int hd) {
-  return int64_t(Hq) * decode_splits(keys, Hkv) * (hd + 2);
+int64_t attention_decode_workspace_floats(int Hq, int Hkv, int hd) {
+  return int64_t(Hq) * max_decode_splits(Hkv) * (hd + 2);
 }
 
-void attention_decode(const float* q, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* workspace,
-                      float* out, cudaStream_t stream) {
-  const int64_t keys = pos + 1;
-  const int splits = decode_splits(keys, Hkv);
-  const int64_t per_split = ((keys + splits - 1) / splits + kTile - 1) / kTile * kTile;
-  const int used = static_cast<int>((keys + per_split - 1) / per_split);  // every split non-empty
+void attention_decode(const float* q, const int32_t* d_pos, int Hq, int Hkv, int hd, const KvView& kv,
+                      float* workspace, float* out, cudaStream_t stream) {
+  const int splits = max_decode_splits(Hkv);
   const size_t smem = (size_t(Hq / Hkv) * hd + 2 * kTile * (hd + 1)) * sizeof(float);
-  decode_kernel<<<dim3(Hkv, used), kDecodeWarps * 32, smem, stream>>>(q, keys, Hq, Hkv, hd, kv,
-                                                                      1.0f / std::sqrt(float(hd)), per_split, workspace);
+  decode_kernel<<<dim3(Hkv, splits), kDecodeWarps * 32, smem, stream>>>(q, d_pos, Hq, Hkv, hd, kv,
+                                                                        1.0f / std::sqrt(float(hd)), workspace);
   NAGENT_LAUNCH_CHECK();
-  decode_combine_kernel<<<Hq, 128, 0, stream>>>(workspace, used, hd, out);
+  decode_combine_kernel<<<Hq, 128, 0, stream>>>(workspace, splits, d_pos, Hkv, hd, out);
   NAGENT_LAUNCH_CHECK();
 }
 

@@ -1,7 +1,9 @@
 #include "engine/cuda/cuda_model.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -58,10 +60,18 @@ CudaState::CudaState(CudaNemotronH& model) : model_(&model) {
                             model.options_.page_size;
   page_table_ = DeviceBuffer(static_cast<size_t>(std::max<int64_t>(1, max_pages)) * sizeof(int32_t), &model.ledger_,
                              "kv page tables");
+  pos_ = DeviceBuffer(sizeof(int32_t), &model.ledger_, "kv page tables");
+  NAGENT_CUDA_CHECK(cudaMemsetAsync(pos_.get(), 0, sizeof(int32_t), model.stream_));
 }
 
 CudaState::~CudaState() {
+  drop_graph();
   if (!pages_.empty()) model_->kv_->give_back(pages_);
+}
+
+void CudaState::drop_graph() {
+  if (graph_) cudaGraphExecDestroy(graph_);
+  graph_ = nullptr;
 }
 
 float* CudaState::mamba(size_t layer) const {
@@ -168,6 +178,7 @@ void CudaNemotronH::init() {
   cudaDeviceProp prop{};
   NAGENT_CUDA_CHECK(cudaGetDeviceProperties(&prop, options_.device));
   gpu_name_ = prop.name;
+  if (const char* e = std::getenv("NAGENT_CUDA_GRAPHS")) options_.graphs = std::string(e) != "0";
 }
 
 CudaNemotronH::~CudaNemotronH() {
@@ -276,10 +287,69 @@ void CudaNemotronH::forward(ModelState& state, const int32_t* tokens, int64_t n,
 
 void CudaNemotronH::forward_device(CudaState& s, const int32_t* d_tokens, int64_t T, float* d_logits,
                                    bool all_positions) {
+  if (T <= 0) return;
+  s.reserve(s.position + T);
+  if (s.device_position_ != s.position) {  // a restored, cloned or rewound state
+    if (s.position > INT32_MAX) throw std::runtime_error("position past 2^31");
+    s.pos_upload_ = static_cast<int32_t>(s.position);
+    NAGENT_CUDA_CHECK(
+        cudaMemcpyAsync(s.pos_.get(), &s.pos_upload_, sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
+    s.device_position_ = s.position;
+  }
+  // The first token of a sequence differs (Mamba's dt clamp of the uncached step): eager.
+  const bool graphable = T == 1 && options_.graphs && s.position > 0 && !s.graph_failed_;
+  const CudaState::GraphKey key{d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv(), pdl()};
+  if (!graphable) {
+    enqueue_step(s, d_tokens, T, d_logits, all_positions);
+  } else if (s.graph_ && s.graph_key_ == key) {
+    NAGENT_CUDA_CHECK(cudaGraphLaunch(s.graph_, stream_));
+    ++graph_replays_;
+  } else if (s.warm_ && s.warm_key_ == key) {
+    // The same step ran eagerly with these buffers and nothing grew since: capture it.
+    s.drop_graph();
+    cudaGraph_t g = nullptr;
+    NAGENT_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    bool captured = true;
+    try {
+      enqueue_step(s, d_tokens, T, d_logits, all_positions);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "nagent: CUDA graph capture of the decode step failed (%s); running it eagerly\n",
+                   e.what());
+      captured = false;
+    }
+    const cudaError_t end = cudaStreamEndCapture(stream_, &g);
+    cudaGraphExec_t exec = nullptr;
+    if (captured && end == cudaSuccess && g && cudaGraphInstantiate(&exec, g, 0) == cudaSuccess) {
+      s.graph_ = exec;
+      s.graph_key_ = key;
+      ++graph_captures_;
+      NAGENT_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
+      ++graph_replays_;
+    } else {
+      if (captured)
+        std::fprintf(stderr, "nagent: CUDA graph capture of the decode step failed (%s); running it eagerly\n",
+                     cudaGetErrorString(end != cudaSuccess ? end : cudaGetLastError()));
+      cudaGetLastError();
+      s.graph_failed_ = true;
+      enqueue_step(s, d_tokens, T, d_logits, all_positions);
+    }
+    if (g) cudaGraphDestroy(g);
+  } else {
+    enqueue_step(s, d_tokens, T, d_logits, all_positions);
+    s.warm_ = true;
+    s.warm_key_ = {d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv(), pdl()};
+  }
+  s.position += T;
+  s.device_position_ += T;
+}
+
+// Everything one step enqueues (captured as is into the decode graph): no host synchronisation,
+// no allocation once the workspace has grown to the step's size.
+void CudaNemotronH::enqueue_step(CudaState& s, const int32_t* d_tokens, int64_t T, float* d_logits,
+                                 bool all_positions) {
   const ModelConfig& c = w_.config;
   const int64_t H = c.hidden_size;
   const float eps = static_cast<float>(c.layer_norm_epsilon);
-  s.reserve(s.position + T);
   float* h = ws_->h.get<float>(T * H);
   float* x = ws_->x.get<float>(T * H);
   float* y = ws_->y.get<float>(T * H);
@@ -298,7 +368,7 @@ void CudaNemotronH::forward_device(CudaState& s, const int32_t* d_tokens, int64_
   }
   if (w_.layers.empty()) rms_norm(h, w_.norm_f, T, H, eps, x, stream_);
   else add_rms_norm(h, y, w_.norm_f, T, H, eps, x, stream_);
-  s.position += T;
+  advance_position(s.device_position(), static_cast<int>(T), stream_);
   if (!d_logits) return;
   const int64_t first = all_positions ? 0 : T - 1;
   gemm_->run(w_.lm_head, x + first * H, T - first, d_logits, c.vocab_size);
@@ -314,12 +384,17 @@ void CudaNemotronH::mamba_layer(size_t l, CudaState& s, const float* x, int64_t 
   float* conv_state = s.mamba(l);
   float* ssm = conv_state + (c.conv_kernel - 1) * c.conv_dim();
   float* conv = ws_->conv.get<float>(T * d.conv_dim);
-  mamba_conv(zx, T, d, conv_state, m.conv_w, m.conv_b, conv, stream_);
   double lo = c.time_step_limit[0], hi = c.time_step_limit[1];
   const bool cached_step = s.position > 0 && T == 1;
   if (options_.dt_clamp == DtClamp::kTransformers && !cached_step) lo = std::max(lo, c.time_step_min);
   float* dt = ws_->dt.get<float>(T * d.heads);
-  mamba_dt(zx, T, d, m.dt_bias, static_cast<float>(lo), static_cast<float>(hi), dt, stream_);
+  if (T == 1) {
+    mamba_conv_dt_step(zx, d, conv_state, m.conv_w, m.conv_b, conv, m.dt_bias, static_cast<float>(lo),
+                       static_cast<float>(hi), dt, stream_);
+  } else {
+    mamba_conv(zx, T, d, conv_state, m.conv_w, m.conv_b, conv, stream_);
+    mamba_dt(zx, T, d, m.dt_bias, static_cast<float>(lo), static_cast<float>(hi), dt, stream_);
+  }
   float* ym = ws_->ym.get<float>(T * d.d_inner);
   if (T == 1) {
     ssd_step(conv, dt, m.A, m.D, d, ssm, ym, stream_);
@@ -349,11 +424,12 @@ void CudaNemotronH::attention_layer(size_t l, CudaState& s, const float* x, int6
   if (a.v_bias) add_bias(v, kvd, a.v_bias, T, kvd, stream_);
   const KvView view{kv_->data(), s.page_table(), kv_->page_size(), kv_->slots(), kv_->slot_of_layer(l),
                     static_cast<int>(kvd)};
-  kv_append(k, v, T, s.position, view, stream_);
+  // Decode reads the position from the device (the captured graph serves every position).
+  kv_append(k, v, T, s.position, view, stream_, T == 1 ? s.device_position() : nullptr);
   float* att = ws_->att.get<float>(T * qd);
   if (T == 1) {
-    float* ws = ws_->att_ws.get<float>(attention_decode_workspace_floats(s.position + 1, Hq, Hkv, hd));
-    attention_decode(q, s.position, Hq, Hkv, hd, view, ws, att, stream_);
+    float* ws = ws_->att_ws.get<float>(attention_decode_workspace_floats(Hq, Hkv, hd));
+    attention_decode(q, s.device_position(), Hq, Hkv, hd, view, ws, att, stream_);
   } else {
     attention_prefill(q, T, s.position, Hq, Hkv, hd, view, att, stream_);
   }
@@ -361,7 +437,15 @@ void CudaNemotronH::attention_layer(size_t l, CudaState& s, const float* x, int6
   if (a.o_bias) add_bias(out, c.hidden_size, a.o_bias, T, c.hidden_size, stream_);
 }
 
-void CudaNemotronH::mlp(const DeviceMlp& m, const float* x, int64_t T, float* out) {
+// accumulate: out += the MLP's output (else out =).
+void CudaNemotronH::mlp(const DeviceMlp& m, const float* x, int64_t T, float* out, bool accumulate) {
+  if (accumulate && (m.down_bias || !Gemm::uses_gemv(T, m.down.cols))) {
+    // The GEMV paths add into out themselves; otherwise (and with a bias) a separate add.
+    float* sh = ws_->shared_y.get<float>(T * m.down.rows);
+    mlp(m, x, T, sh, false);
+    add_inplace(out, sh, T * m.down.rows, stream_);
+    return;
+  }
   const int64_t I = m.up.rows;
   float* hbuf = ws_->shared_h.get<float>(T * I);
   if (m.up_bias) {  // the bias comes before the activation
@@ -371,7 +455,7 @@ void CudaNemotronH::mlp(const DeviceMlp& m, const float* x, int64_t T, float* ou
   } else {
     gemm_->run(m.up, x, T, hbuf, I, Epilogue::kRelu2);
   }
-  gemm_->run(m.down, hbuf, T, out, m.down.rows);
+  gemm_->run(m.down, hbuf, T, out, m.down.rows, Epilogue::kNone, accumulate);
   if (m.down_bias) add_bias(out, m.down.rows, m.down_bias, T, m.down.rows, stream_);
 }
 
@@ -398,7 +482,13 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
   float* routed = m.latent ? ws_->yl.get<float>(T * L) : out;
   float* hs = ws_->hs.get<float>(S * I);
   float* ys = ws_->ys.get<float>(S * L);
-  if (S <= kMaxDecodeSlots) {
+  if (S <= kMaxDecodeSlots && gemm_->fast_gemv() && mv_supported(m.up, L, xin, L) &&
+      mv_supported(m.down, I, hs, I)) {
+    // All slots' up projections in one launch, then the down projections with the weighted
+    // combine fused (no per-slot outputs); the expert ids never leave the device.
+    expert_mv(m.up, I * L, ids, S, xin, L, k, L, I, true, hs, stream_);
+    expert_mv_combine(m.down, I * L, ids, wts, T, k, hs, I, I, L, routed, stream_);
+  } else if (S <= kMaxDecodeSlots) {
     expert_gemv(m.up, I * L, ids, S, xin, L, k, L, I, true, hs, stream_);
     expert_gemv(m.down, I * L, ids, S, hs, I, 1, I, L, false, ys, stream_);
     moe_combine(ys, L, nullptr, wts, T, k, routed, stream_);
@@ -442,11 +532,7 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
     gemm_->run(m.fc2, routed, T, out, H);
     if (m.fc2_bias) add_bias(out, H, m.fc2_bias, T, H, stream_);
   }
-  if (m.has_shared) {
-    float* sh = ws_->shared_y.get<float>(T * H);
-    mlp(m.shared, x, T, sh);
-    add_inplace(out, sh, T * H, stream_);
-  }
+  if (m.has_shared) mlp(m.shared, x, T, out, true);  // out += shared expert
 }
 
 // ---------------------------------------------------------------------------------------------

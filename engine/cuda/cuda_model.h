@@ -26,6 +26,10 @@ struct CudaOptions {
   int64_t kv_capacity = 1 << 18;   // tokens in the KV cache over all sequences
   int page_size = 64;
   DtClamp dt_clamp = DtClamp::kTimeStepLimit;
+  // The one-token decode step is captured as a CUDA graph per session and replayed (positions
+  // come from device memory, so the graph stays valid as the context grows; captured again
+  // when a workspace buffer or the token/logit buffers move). NAGENT_CUDA_GRAPHS=0 turns it off.
+  bool graphs = true;
 };
 
 class CudaNemotronH;
@@ -40,6 +44,8 @@ class CudaState : public DeviceState {
 
   int64_t position = 0;
   float* mamba(size_t layer) const;  // conv state [(K-1) * conv_dim] then SSM state [Hm*P*N]
+  // The position on the device (what the decode kernels read; advanced on the device).
+  int32_t* device_position() const { return pos_.as<int32_t>(); }
   // Grows the page table to hold `tokens` positions.
   void reserve(int64_t tokens);
   const int32_t* page_table() const { return page_table_.as<int32_t>(); }
@@ -50,6 +56,23 @@ class CudaState : public DeviceState {
   DeviceBuffer mamba_;
   std::vector<int32_t> pages_;
   DeviceBuffer page_table_;
+  DeviceBuffer pos_;
+  int64_t device_position_ = 0;  // the value *pos_ holds once the queued work is done
+  int32_t pos_upload_ = 0;       // source of the last upload of the position
+  // The captured decode step and what it was captured with.
+  struct GraphKey {
+    const int32_t* tokens = nullptr;
+    float* logits = nullptr;
+    uint64_t growths = 0;
+    bool fast_gemv = true;
+    bool pdl = false;
+    bool operator==(const GraphKey&) const = default;
+  };
+  cudaGraphExec_t graph_ = nullptr;
+  GraphKey graph_key_, warm_key_;
+  bool warm_ = false;          // an eager step ran with warm_key_ (nothing grows when it runs again)
+  bool graph_failed_ = false;  // capture failed once: eager from then on
+  void drop_graph();
 };
 
 class CudaNemotronH : public LanguageModel {
@@ -66,9 +89,20 @@ class CudaNemotronH : public LanguageModel {
   std::string device_description() const override;
 
   // The device-level step: tokens and logits in device memory, enqueued on stream() without a
-  // host synchronisation in decode (T <= 8; prefill reads the MoE routing back once per MoE layer).
-  // logits: [T, V] when all_positions, else [V]; may be null.
+  // host synchronisation in decode (T <= 8; prefill reads the MoE routing back once per MoE layer;
+  // a step that crosses into a new KV page uploads its entry synchronously).
+  // logits: [T, V] when all_positions, else [V]; may be null. T = 1 after the first token replays
+  // the session's captured graph (options().graphs).
   void forward_device(CudaState& s, const int32_t* d_tokens, int64_t T, float* d_logits, bool all_positions);
+
+  // Switches for benchmarks and checks (each takes effect at the next step; graphs are captured
+  // again as needed).
+  void set_graphs(bool on) { options_.graphs = on; }
+  void set_fast_gemv(bool on) { gemm_->set_fast_gemv(on); }
+  // Programmatic dependent launch of the GEMV kernels (gemv.cu; process-wide, NAGENT_CUDA_PDL=1).
+  void set_pdl(bool on) { cuda::set_pdl(on); }
+  int64_t graph_captures() const { return graph_captures_; }
+  int64_t graph_replays() const { return graph_replays_; }
 
   cudaStream_t stream() const { return stream_; }
   const MemoryLedger& memory() const { return ledger_; }
@@ -81,9 +115,10 @@ class CudaNemotronH : public LanguageModel {
   friend class CudaState;
   void init();
   CudaState& device_state(ModelState& s);
+  void enqueue_step(CudaState& s, const int32_t* d_tokens, int64_t T, float* d_logits, bool all_positions);
   void mamba_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out);
   void attention_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out);
-  void mlp(const DeviceMlp& m, const float* x, int64_t T, float* out);
+  void mlp(const DeviceMlp& m, const float* x, int64_t T, float* out, bool accumulate = false);
   void moe_layer(size_t l, const float* x, int64_t T, float* out);
 
   CudaOptions options_;
@@ -97,6 +132,7 @@ class CudaNemotronH : public LanguageModel {
   struct Workspace;
   std::unique_ptr<Workspace> ws_;
   std::string gpu_name_;
+  int64_t graph_captures_ = 0, graph_replays_ = 0;
 };
 
 // Loads DIR onto GPU `device` (for engine/model_loader.cpp).

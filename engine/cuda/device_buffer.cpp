@@ -1,6 +1,7 @@
 #include "engine/cuda/device_buffer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <vector>
 
@@ -67,8 +68,15 @@ void DeviceBuffer::release() {
   bytes_ = 0;
 }
 
+namespace {
+std::atomic<uint64_t> scratch_growths{0};
+}
+
+uint64_t Scratch::growths() { return scratch_growths.load(); }
+
 void Scratch::ensure(size_t bytes) {
   if (bytes <= buf_.bytes()) return;
+  ++scratch_growths;
   // Growth frees the old buffer, which kernels queued earlier may still read.
   NAGENT_CUDA_CHECK(cudaDeviceSynchronize());
   buf_ = DeviceBuffer();

@@ -49,8 +49,11 @@ class DeviceBuffer {
 };
 
 // Scratch memory that grows to the largest request seen (contents are not kept across growth).
+// Growth moves the buffer, which invalidates any captured CUDA graph that used it: growths()
+// counts them over all Scratch objects, so a graph knows when to be captured again.
 class Scratch {
  public:
+  static uint64_t growths();
   Scratch(MemoryLedger* ledger, std::string component) : ledger_(ledger), component_(std::move(component)) {}
   template <typename T>
   T* get(int64_t count) {

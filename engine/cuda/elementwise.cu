@@ -18,6 +18,8 @@ __global__ void embed_kernel(const bf16* table, const int32_t* tokens, int64_t T
     out[t * H + i] = __bfloat162float(row[i]);
 }
 
+__global__ void advance_kernel(int32_t* pos, int n) { *pos += n; }
+
 __global__ void add_kernel(float* h, const float* y, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     h[i] += y[i];
@@ -116,6 +118,11 @@ void relu2_inplace(float* x, int64_t n, cudaStream_t stream) {
 void add_bias(float* y, int64_t ldy, const float* bias, int64_t T, int64_t N, cudaStream_t stream) {
   if (T == 0) return;
   bias_kernel<<<dim3(blocks_for(N, 256), T), 256, 0, stream>>>(y, ldy, bias, T, N);
+  NAGENT_LAUNCH_CHECK();
+}
+
+void advance_position(int32_t* pos, int n, cudaStream_t stream) {
+  advance_kernel<<<1, 1, 0, stream>>>(pos, n);
   NAGENT_LAUNCH_CHECK();
 }
 

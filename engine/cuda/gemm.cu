@@ -1,5 +1,6 @@
 #include "engine/cuda/gemm.h"
 
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 
@@ -17,7 +18,8 @@ constexpr size_t kLtWorkspace = 32 << 20;
 // Warp per output row, grid-stride; the T activation rows sit in shared memory, so each W row
 // is read once for all T tokens.
 template <int T>
-__global__ void gemv_kernel(const bf16* W, int64_t N, int64_t K, const float* x, float* y, int64_t ldy, bool relu2) {
+__global__ void gemv_kernel(const bf16* W, int64_t N, int64_t K, const float* x, float* y, int64_t ldy, bool relu2,
+                            bool accumulate) {
   extern __shared__ float4 smem4[];
   float* xs = reinterpret_cast<float*>(smem4);
   for (int64_t i = threadIdx.x; i < T * K; i += blockDim.x) xs[i] = x[i];
@@ -61,13 +63,14 @@ __global__ void gemv_kernel(const bf16* W, int64_t N, int64_t K, const float* x,
         v = fmaxf(v, 0.0f);
         v *= v;
       }
-      if (lane == 0) y[t * ldy + n] = v;
+      if (lane == 0) y[t * ldy + n] = accumulate ? y[t * ldy + n] + v : v;
     }
   }
 }
 
 template <int T>
-void launch_gemv(const DeviceMatrix& W, const float* x, float* y, int64_t ldy, bool relu2, cudaStream_t stream) {
+void launch_gemv(const DeviceMatrix& W, const float* x, float* y, int64_t ldy, bool relu2, bool accumulate,
+                 cudaStream_t stream) {
   static const bool configured = [] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(gemv_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxGemvSmem));
     return true;
@@ -75,11 +78,12 @@ void launch_gemv(const DeviceMatrix& W, const float* x, float* y, int64_t ldy, b
   (void)configured;
   // Enough resident warps to keep many 16-byte loads in flight; x is loaded once per block.
   const int blocks = static_cast<int>(std::min<int64_t>((W.rows + 7) / 8, 132 * 4));
-  gemv_kernel<T><<<blocks, 256, T * W.cols * sizeof(float), stream>>>(W.data, W.rows, W.cols, x, y, ldy, relu2);
+  gemv_kernel<T><<<blocks, 256, T * W.cols * sizeof(float), stream>>>(W.data, W.rows, W.cols, x, y, ldy, relu2,
+                                                                                      accumulate);
   NAGENT_LAUNCH_CHECK();
 }
 
-using GemvLauncher = void (*)(const DeviceMatrix&, const float*, float*, int64_t, bool, cudaStream_t);
+using GemvLauncher = void (*)(const DeviceMatrix&, const float*, float*, int64_t, bool, bool, cudaStream_t);
 const GemvLauncher kGemv[kMaxGemvTokens] = {launch_gemv<1>, launch_gemv<2>, launch_gemv<3>, launch_gemv<4>,
                                             launch_gemv<5>, launch_gemv<6>, launch_gemv<7>, launch_gemv<8>};
 
@@ -87,6 +91,7 @@ const GemvLauncher kGemv[kMaxGemvTokens] = {launch_gemv<1>, launch_gemv<2>, laun
 
 Gemm::Gemm(cudaStream_t stream, MemoryLedger* ledger)
     : stream_(stream), lt_workspace_(kLtWorkspace, ledger, "workspace"), x_bf16_(ledger, "workspace") {
+  if (const char* e = std::getenv("NAGENT_CUDA_FAST_GEMV")) fast_gemv_ = std::string(e) != "0";
   NAGENT_CUBLAS_CHECK(cublasLtCreate(&lt_));
   NAGENT_CUBLAS_CHECK(cublasCreate(&blas_));
   NAGENT_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
@@ -102,19 +107,29 @@ bool Gemm::uses_gemv(int64_t T, int64_t K) {
   return T >= 1 && T <= kMaxGemvTokens && static_cast<size_t>(T * K) * sizeof(float) <= kMaxGemvSmem;
 }
 
-void Gemm::run(const DeviceMatrix& W, const float* x, int64_t T, float* y, int64_t ldy, Epilogue ep) {
+bool Gemm::uses_fast_gemv(const DeviceMatrix& W, const float* x, int64_t T) const {
+  return fast_gemv_ && T == 1 && mv_supported(W.data, W.cols, x, 0);
+}
+
+void Gemm::run(const DeviceMatrix& W, const float* x, int64_t T, float* y, int64_t ldy, Epilogue ep,
+               bool accumulate) {
   if (T == 0) return;
+  if (accumulate && ep == Epilogue::kRelu2) throw std::logic_error("ReLU² epilogue with accumulation");
+  if (uses_fast_gemv(W, x, T)) {
+    gemv1(W.data, W.rows, W.cols, x, ep == Epilogue::kRelu2, accumulate, y, stream_);
+    return;
+  }
   if (uses_gemv(T, W.cols)) {
-    kGemv[T - 1](W, x, y, ldy, ep == Epilogue::kRelu2, stream_);
+    kGemv[T - 1](W, x, y, ldy, ep == Epilogue::kRelu2, accumulate, stream_);
     return;
   }
   bf16* xb = x_bf16_.get<bf16>(T * W.cols);
   to_bf16(x, xb, T * W.cols, stream_);
-  run_bf16(W, xb, W.cols, T, y, ldy, ep);
+  run_bf16(W, xb, W.cols, T, y, ldy, ep, accumulate);
 }
 
 void Gemm::run_bf16(const DeviceMatrix& W, const bf16* x, int64_t ldx, int64_t T, float* y, int64_t ldy,
-                    Epilogue ep) {
+                    Epilogue ep, bool accumulate) {
   if (T == 0) return;
   const int64_t N = W.rows, K = W.cols;
   // Column-major view: Y^T [N, T] (ld ldy) = op(A) [N, K] x B [K, T], A = W seen as [K, N] (ld K)
@@ -145,8 +160,8 @@ void Gemm::run_bf16(const DeviceMatrix& W, const bf16* x, int64_t ldx, int64_t T
                                " with " + std::to_string(T) + " tokens");
     it = algos_.emplace(key, result.algo).first;
   }
-  const float one = 1.0f, zero = 0.0f;
-  NAGENT_CUBLAS_CHECK(cublasLtMatmul(lt_, op, &one, W.data, a, x, b, &zero, y, c, y, c, &it->second,
+  const float one = 1.0f, beta = accumulate ? 1.0f : 0.0f;
+  NAGENT_CUBLAS_CHECK(cublasLtMatmul(lt_, op, &one, W.data, a, x, b, &beta, y, c, y, c, &it->second,
                                      lt_workspace_.get(), kLtWorkspace, stream_));
   cublasLtMatrixLayoutDestroy(a);
   cublasLtMatrixLayoutDestroy(b);
@@ -160,6 +175,10 @@ void Gemm::run_bf16(const DeviceMatrix& W, const bf16* x, int64_t ldx, int64_t T
 
 void Gemm::run_f32(const float* W, int64_t N, int64_t K, const float* x, int64_t T, float* y) {
   if (T == 0) return;
+  if (T <= kMaxGemvTokens) {  // our kernel: no cuBLAS call inside a captured decode step
+    router_logits(W, N, K, x, T, y, stream_);
+    return;
+  }
   const float one = 1.0f, zero = 0.0f;
   NAGENT_CUBLAS_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(N), static_cast<int>(T),
                                   static_cast<int>(K), &one, W, static_cast<int>(K), x, static_cast<int>(K), &zero, y,

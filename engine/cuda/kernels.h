@@ -29,6 +29,9 @@ void convert_to_bf16(const void* src, int src_dtype, int64_t n, bf16* dst, cudaS
 void fill_uniform_bf16(bf16* dst, int64_t n, float scale, uint64_t seed, cudaStream_t stream);
 void fill_uniform_f32(float* dst, int64_t n, float lo, float hi, uint64_t seed, cudaStream_t stream);
 
+// *pos += n (the decode step's device-side position, advanced inside a captured graph).
+void advance_position(int32_t* pos, int n, cudaStream_t stream);
+
 // --- norm.cu ---
 // y[t] = w * x[t] / sqrt(mean(x[t]^2) + eps) for T rows of H.
 void rms_norm(const float* x, const float* w, int64_t T, int64_t H, float eps, float* y, cudaStream_t stream);
@@ -51,6 +54,10 @@ void mamba_conv(const float* zx, int64_t T, const MambaDims& d, float* conv_stat
 // dt[t, h] = clamp(softplus(zx[t, dt column h] + dt_bias[h]), lo, hi).
 void mamba_dt(const float* zx, int64_t T, const MambaDims& d, const float* dt_bias, float lo, float hi, float* dt,
               cudaStream_t stream);
+// The decode step's mamba_conv (T = 1) and mamba_dt in one launch, with the same results.
+void mamba_conv_dt_step(const float* zx, const MambaDims& d, float* conv_state, const float* conv_w,
+                        const float* conv_b, float* out, const float* dt_bias, float lo, float hi, float* dt,
+                        cudaStream_t stream);
 // One token: S = exp(dt A) S + dt x B^T, y = S C + D x, per head. conv: [conv_dim] (x | B | C).
 void ssd_step(const float* conv, const float* dt, const float* A, const float* D, const MambaDims& d, float* ssm,
               float* y, cudaStream_t stream);
@@ -71,17 +78,21 @@ struct KvView {
   const int32_t* pages;  // device
   int page_size, slots, slot, kvd;
 };
-// Writes k, v [T, kvd] (fp32) as positions pos.. pos+T-1.
-void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvView& kv, cudaStream_t stream);
+// Writes k, v [T, kvd] (fp32) as positions pos.. pos+T-1; with d_pos the first position is read
+// from device memory instead (*d_pos; the decode step, so a captured graph stays valid).
+void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvView& kv, cudaStream_t stream,
+               const int32_t* d_pos = nullptr);
 // Causal GQA attention of T new queries q [T, Hq*hd] at positions pos.. over keys 0..pos+t of
 // the cache (already appended), scale hd^-0.5, fp32 softmax. Tiled, online softmax. out [T, Hq*hd].
 void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* out,
                        cudaStream_t stream);
-// One query per head at position pos (keys 0..pos), split over the keys (flash-decoding) and
-// combined. workspace: attention_decode_workspace_floats(...).
-int64_t attention_decode_workspace_floats(int64_t keys, int Hq, int Hkv, int hd);
-void attention_decode(const float* q, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* workspace,
-                      float* out, cudaStream_t stream);
+// One query per head at position *d_pos (device memory; keys 0..*d_pos), split over the keys
+// (flash-decoding) and combined. The grid is fixed (the most splits any length gets) and the
+// split of the keys is computed on the device, so one captured launch serves every position.
+// workspace: attention_decode_workspace_floats(...), independent of the position.
+int64_t attention_decode_workspace_floats(int Hq, int Hkv, int hd);
+void attention_decode(const float* q, const int32_t* d_pos, int Hq, int Hkv, int hd, const KvView& kv,
+                      float* workspace, float* out, cudaStream_t stream);
 const char* attention_unsupported(int Hq, int Hkv, int hd);
 
 // --- moe.cu ---
@@ -91,13 +102,37 @@ struct RouteConfig {
   bool norm_topk;
 };
 // Per token: sigmoid scores, correction bias for selection only, group-limited top-k (ties to
-// the lower index), renormalised and scaled weights. ids/weights [T, k].
+// the lower index), renormalised and scaled weights. ids/weights [T, k]. One warp per token
+// (warp-wide arg-max per pick), the same picks in the same order as engine/moe.cpp's route().
 void moe_route(const float* logits, const float* correction_bias, int64_t T, const RouteConfig& rc, int32_t* ids,
                float* weights, cudaStream_t stream);
 // y[s, :] = act(W_e x_r) for slots s < S, W_e = W + ids[s] * expert_stride ([N, K] bf16),
 // x_r = x + (s / x_div) * ldx. act: ReLU² when relu2. (Batched decode of routed experts.)
 void expert_gemv(const bf16* W, int64_t expert_stride, const int32_t* ids, int64_t S, const float* x, int64_t ldx,
                  int x_div, int64_t K, int64_t N, bool relu2, float* y, cudaStream_t stream);
+// --- gemv.cu: bandwidth-bound products for the decode step (one token, or a few slots) ---
+// All read the bf16 weights once with 16-byte streaming loads (coalesced across the warp, four
+// in flight per lane), fp32 activations and accumulation, one to four warps per output row as
+// the row count needs to fill the GPU. Each needs mv_supported(...) (K a multiple of 8, 16-byte
+// aligned weights and activation rows); callers fall back to the older kernels otherwise.
+bool mv_supported(const void* W, int64_t K, const float* x, int64_t ldx);
+// Programmatic dependent launch of these kernels (see gemv.cu; NAGENT_CUDA_PDL=1 at start).
+bool pdl();
+void set_pdl(bool on);
+// y[n] (+)= act(sum_k W[n, k] x[k]) for one token; accumulate adds to y (after the activation).
+void gemv1(const bf16* W, int64_t N, int64_t K, const float* x, bool relu2, bool accumulate, float* y,
+           cudaStream_t stream);
+// Routed experts, all slots in one launch: y[s, :] = act(W_{ids[s]} x_{s / x_div}) as expert_gemv.
+void expert_mv(const bf16* W, int64_t expert_stride, const int32_t* ids, int64_t S, const float* x, int64_t ldx,
+               int x_div, int64_t K, int64_t N, bool relu2, float* y, cudaStream_t stream);
+// Down projection fused with the weighted combine: out[t, n] = sum_j weights[t*k + j] *
+// (W_{ids[t*k + j]} h_{t*k + j})[n], h rows of stride ldh; no per-slot outputs.
+void expert_mv_combine(const bf16* W, int64_t expert_stride, const int32_t* ids, const float* weights, int64_t T,
+                       int k, const float* h, int64_t ldh, int64_t K, int64_t N, float* out, cudaStream_t stream);
+// fp32 router for a few tokens: logits[t, e] = sum_k W[e, k] x[t, k] (fp32 weights [E, K]).
+void router_logits(const float* W, int64_t E, int64_t K, const float* x, int64_t T, float* logits,
+                   cudaStream_t stream);
+
 // out[i, :] = bf16(x[rows[i], :]) for i < n (token permutation into expert order).
 void gather_rows_bf16(const float* x, int64_t L, const int32_t* rows, int64_t n, bf16* out, cudaStream_t stream);
 // out[t, :] = sum_j weights[t, j] * ys[row(t*k + j), :], row = slot_row ? slot_row[s] : s.

@@ -43,7 +43,35 @@ __global__ void dt_kernel(const float* zx, int64_t T, MambaDims d, const float* 
   dt[i] = fminf(hi, fmaxf(lo, sp));
 }
 
+// The decode step in one launch: thread ch convolves channel ch over its K-1 state rows and the
+// new row, shifts its own state column (no other thread reads it), and threads h < heads also
+// compute dt of head h. The same float operations as conv_kernel, conv_state_kernel, dt_kernel.
+__global__ void conv_dt_step_kernel(const float* zx, MambaDims d, float* state, const float* w, const float* b,
+                                    float* out, const float* dt_bias, float lo, float hi, float* dt) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < d.heads) {
+    const float x = zx[d.d_inner + d.conv_dim + i] + dt_bias[i];
+    const float sp = x > 20.0f ? x : log1pf(expf(x));
+    dt[i] = fminf(hi, fmaxf(lo, sp));
+  }
+  if (i >= d.conv_dim) return;
+  const int ch = i;
+  float acc = b[ch];
+  for (int k = 0; k < d.K; ++k) acc += w[k * d.conv_dim + ch] * conv_input(zx, state, d, k, ch);
+  out[ch] = silu_f(acc);
+  for (int r = 0; r < d.K - 1; ++r) state[r * d.conv_dim + ch] = conv_input(zx, state, d, 1 + r, ch);
+}
+
 }  // namespace
+
+void mamba_conv_dt_step(const float* zx, const MambaDims& d, float* conv_state, const float* conv_w,
+                        const float* conv_b, float* out, const float* dt_bias, float lo, float hi, float* dt,
+                        cudaStream_t stream) {
+  const int n = d.conv_dim > d.heads ? d.conv_dim : d.heads;
+  conv_dt_step_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(zx, d, conv_state, conv_w, conv_b, out, dt_bias, lo,
+                                                               hi, dt);
+  NAGENT_LAUNCH_CHECK();
+}
 
 void mamba_conv(const float* zx, int64_t T, const MambaDims& d, float* conv_state, const float* conv_w,
                 const float* conv_b, float* out, cudaStream_t stream) {

@@ -1,5 +1,5 @@
 // Mixture-of-experts pieces: routing (fp32 sigmoid router scores, correction bias for the
-// choice only, group-limited top-k), routed-expert GEMV for decode (expert ids read on the
+// choice only, group-limited top-k; a warp per token), routed-expert GEMV for decode (expert ids read on the
 // device, no host round trip), token permutation into expert order for prefill's grouped
 // GEMMs, and the weighted combine.
 #include <cmath>
@@ -15,60 +15,92 @@ namespace {
 constexpr int kMaxExperts = 512;
 constexpr int kMaxK = 32;
 
-// The index of the largest v[i] with usable[i] (ties: lower index), or -1.
-__device__ int best_of(const float* v, const bool* usable, int n) {
-  int best = -1;
-  for (int i = 0; i < n; ++i)
-    if (usable[i] && (best < 0 || v[i] > v[best])) best = i;
-  return best;
+// (a, va) ranks before (b, vb): larger value, ties to the lower index; index -1 is nothing.
+__device__ __forceinline__ bool ranks_before(float va, int a, float vb, int b) {
+  return a >= 0 && (b < 0 || va > vb || (va == vb && a < b));
 }
 
-// One thread per token, mirroring engine/moe.cpp's route().
-__global__ void route_kernel(const float* logits, const float* bias, int64_t T, RouteConfig rc, int32_t* ids,
-                             float* weights) {
-  const int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (t >= T) return;
+// The best of v[0, n) with usable[i] (ranks_before order), over the warp: every lane gets it.
+__device__ __forceinline__ int warp_best(const float* v, const unsigned char* usable, int n, int lane) {
+  float bv = 0.0f;
+  int bi = -1;
+  for (int i = lane; i < n; i += 32)
+    if (usable[i] && ranks_before(v[i], i, bv, bi)) {
+      bv = v[i];
+      bi = i;
+    }
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+    const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+    if (ranks_before(ov, oi, bv, bi)) {
+      bv = ov;
+      bi = oi;
+    }
+  }
+  return bi;
+}
+
+// One warp per token, mirroring engine/moe.cpp's route(): the same picks in the same order,
+// the same float operations for the group scores and the weights.
+__global__ void __launch_bounds__(32) route_kernel(const float* logits, const float* bias, int64_t T, RouteConfig rc,
+                                                   int32_t* ids, float* weights) {
+  const int64_t t = blockIdx.x;
+  const int lane = threadIdx.x;
   const int E = rc.E;
-  float score[kMaxExperts], choice[kMaxExperts];
-  bool usable[kMaxExperts];
-  for (int e = 0; e < E; ++e) {
+  __shared__ float score[kMaxExperts], choice[kMaxExperts], gscore[kMaxExperts];
+  __shared__ unsigned char usable[kMaxExperts], gusable[kMaxExperts];
+  __shared__ int chosen[kMaxK];
+  for (int e = lane; e < E; e += 32) {
     score[e] = 1.0f / (1.0f + expf(-logits[t * E + e]));
     choice[e] = score[e] + bias[e];
-    usable[e] = true;
+    usable[e] = 1;
   }
+  __syncwarp();
   if (rc.n_group > 1) {
+    // A group scores the sum of its two best choices; only the topk_group best groups stay.
     const int per = E / rc.n_group;
-    float gscore[kMaxExperts];
-    bool gusable[kMaxExperts];
     for (int g = 0; g < rc.n_group; ++g) {
-      const int a = g * per + best_of(choice + g * per, usable + g * per, per);
-      usable[a] = false;
-      const int b_local = best_of(choice + g * per, usable + g * per, per);
-      usable[a] = true;
-      gscore[g] = choice[a] + (b_local >= 0 ? choice[g * per + b_local] : 0.0f);
-      gusable[g] = true;
+      const int a = warp_best(choice + g * per, usable + g * per, per, lane);
+      __syncwarp();
+      if (lane == 0) usable[g * per + a] = 0;
+      __syncwarp();
+      const int b = warp_best(choice + g * per, usable + g * per, per, lane);
+      __syncwarp();
+      if (lane == 0) {
+        usable[g * per + a] = 1;
+        gscore[g] = choice[g * per + a] + (b >= 0 ? choice[g * per + b] : 0.0f);
+        gusable[g] = 1;
+      }
+      __syncwarp();
     }
-    bool kept[kMaxExperts];
-    for (int g = 0; g < rc.n_group; ++g) kept[g] = false;
     for (int i = 0; i < rc.topk_group; ++i) {
-      const int g = best_of(gscore, gusable, rc.n_group);
-      gusable[g] = false;
-      kept[g] = true;
+      const int g = warp_best(gscore, gusable, rc.n_group, lane);
+      __syncwarp();
+      if (lane == 0 && g >= 0) gusable[g] = 0;  // gusable 0: kept
+      __syncwarp();
     }
-    for (int e = 0; e < E; ++e)
-      if (!kept[e / per]) choice[e] = -INFINITY;
+    for (int e = lane; e < E; e += 32)
+      if (gusable[e / per]) choice[e] = -INFINITY;
+    __syncwarp();
   }
-  int chosen[kMaxK];
-  float sum = 0.0f;
   for (int i = 0; i < rc.k; ++i) {
-    chosen[i] = best_of(choice, usable, E);
-    usable[chosen[i]] = false;
-    sum += score[chosen[i]];
+    const int e = warp_best(choice, usable, E, lane);
+    __syncwarp();
+    if (lane == 0) {
+      chosen[i] = e;
+      usable[e] = 0;
+    }
+    __syncwarp();
   }
-  const float scale = rc.scaling / (rc.norm_topk ? sum + 1e-20f : 1.0f);
-  for (int i = 0; i < rc.k; ++i) {
-    ids[t * rc.k + i] = chosen[i];
-    weights[t * rc.k + i] = score[chosen[i]] * scale;
+  if (lane == 0) {
+    float sum = 0.0f;
+    for (int i = 0; i < rc.k; ++i) sum += score[chosen[i]];
+    const float scale = rc.scaling / (rc.norm_topk ? sum + 1e-20f : 1.0f);
+    for (int i = 0; i < rc.k; ++i) {
+      ids[t * rc.k + i] = chosen[i];
+      weights[t * rc.k + i] = score[chosen[i]] * scale;
+    }
   }
 }
 
@@ -114,7 +146,7 @@ void moe_route(const float* logits, const float* correction_bias, int64_t T, con
                float* weights, cudaStream_t stream) {
   if (rc.E > kMaxExperts || rc.k > kMaxK) throw std::invalid_argument("MoE routing: at most 512 experts, top-32");
   if (T == 0) return;
-  route_kernel<<<blocks_for(T, 64), 64, 0, stream>>>(logits, correction_bias, T, rc, ids, weights);
+  route_kernel<<<static_cast<unsigned>(T), 32, 0, stream>>>(logits, correction_bias, T, rc, ids, weights);
   NAGENT_LAUNCH_CHECK();
 }
 

@@ -1,5 +1,6 @@
 // Mamba-2's selective state-space model (SSD) on the GPU, fp32 throughout:
-//  - ssd_step: the decode recurrence, one block per head, a warp per row p of the state.
+//  - ssd_step: the decode recurrence, a block per (head, 4 rows p of the state), a warp per row
+//    (float4 over the state columns; the older block-per-head kernel when shapes are unaligned).
 //  - ssd_chunked: prefill in chunks of Q tokens, as in the reference doc 1.8:
 //      1. chunk_states: each chunk's own contribution to the state, sum_j exp(cum_end - cum_j)
 //         dt_j x_j B_j^T, and the chunk's total decay;
@@ -54,6 +55,36 @@ __global__ void step_kernel(Views v, const float* dt, const float* A, const floa
     acc = warp_sum(acc);
     if (lane == 0) y[h * d.P + p] = acc + Dv[h] * x[p];
   }
+}
+
+// The decode step with more parallelism: block (head, 4 rows of P), a warp per row p, each lane
+// 4 consecutive state columns through float4 (N and d_inner multiples of 4, aligned buffers).
+constexpr int kStepRows = 4;
+__global__ void __launch_bounds__(32 * kStepRows) step4_kernel(Views v, const float* dt, const float* A,
+                                                               const float* Dv, float* ssm, float* y) {
+  const MambaDims& d = v.d;
+  const int h = blockIdx.x, g = h / (d.heads / d.G);
+  const int lane = threadIdx.x & 31, p = blockIdx.y * kStepRows + (threadIdx.x >> 5);
+  if (p >= d.P) return;
+  const float dth = dt[h], decay = expf(dth * A[h]);
+  const float xp = v.x(0, h)[p];
+  const float xdt = xp * dth;
+  const float4* B = reinterpret_cast<const float4*>(v.B(0, g));
+  const float4* C = reinterpret_cast<const float4*>(v.C(0, g));
+  float4* S = reinterpret_cast<float4*>(ssm + (static_cast<int64_t>(h) * d.P + p) * d.N);
+  float acc = 0.0f;
+  for (int n = lane; n < d.N / 4; n += 32) {
+    float4 s = S[n];
+    const float4 b = B[n], c = C[n];
+    s.x = decay * s.x + xdt * b.x;
+    s.y = decay * s.y + xdt * b.y;
+    s.z = decay * s.z + xdt * b.z;
+    s.w = decay * s.w + xdt * b.w;
+    S[n] = s;
+    acc += s.x * c.x + s.y * c.y + s.z * c.z + s.w * c.w;
+  }
+  acc = warp_sum(acc);
+  if (lane == 0) y[h * d.P + p] = acc + Dv[h] * xp;
 }
 
 // Serial prefix sum of a = dt A over the chunk's q tokens (q <= 128: cheap next to the rest).
@@ -270,7 +301,13 @@ const char* ssd_unsupported(int64_t Q, const MambaDims& d) {
 
 void ssd_step(const float* conv, const float* dt, const float* A, const float* D, const MambaDims& d, float* ssm,
               float* y, cudaStream_t stream) {
-  step_kernel<<<d.heads, kThreads, 0, stream>>>(Views{conv, d}, dt, A, D, ssm, y);
+  const bool vec = d.N % 4 == 0 && d.d_inner % 4 == 0 && (reinterpret_cast<uintptr_t>(conv) & 15) == 0 &&
+                   (reinterpret_cast<uintptr_t>(ssm) & 15) == 0;
+  if (vec)
+    step4_kernel<<<dim3(d.heads, (d.P + kStepRows - 1) / kStepRows), 32 * kStepRows, 0, stream>>>(Views{conv, d}, dt,
+                                                                                                  A, D, ssm, y);
+  else
+    step_kernel<<<d.heads, kThreads, 0, stream>>>(Views{conv, d}, dt, A, D, ssm, y);
   NAGENT_LAUNCH_CHECK();
 }
 

@@ -93,34 +93,60 @@ void check_gemm(cudaStream_t st) {
   cu::MemoryLedger ledger;
   cu::Gemm gemm(st, &ledger);
   ThreadPool pool(4);
-  for (auto [T, N, K] : std::vector<std::tuple<int, int, int>>{{1, 515, 2688}, {3, 1024, 96}, {8, 300, 4096},
-                                                              {40, 256, 64}, {300, 1000, 520}}) {
+  // T = 1 runs gemv.cu's gemv1 (1, 2 and 4 warps per row by the row count) and, with the fast
+  // path off, the older gemv_kernel<1>; the shapes include the nano model's projections.
+  for (auto [T, N, K] : std::vector<std::tuple<int, int, int>>{{1, 515, 2688},
+                                                              {1, 10304, 2688},
+                                                              {1, 2688, 4096},
+                                                              {1, 300, 1856},
+                                                              {1, 37, 64},
+                                                              {1, 200, 100},
+                                                              {3, 1024, 96},
+                                                              {8, 300, 4096},
+                                                              {40, 256, 64},
+                                                              {300, 1000, 520}}) {
     const auto w = to_bf16_host(randn(size_t(N) * K, 0.05f));
     const auto x = randn(size_t(T) * K);
     Dev<uint16_t> dw(w);
     Dev<float> dx(x), dy(size_t(T) * N);
-    for (int relu2 = 0; relu2 < 2; ++relu2) {
-      dy.poison();
-      gemm.run({reinterpret_cast<cu::bf16*>(dw.p()), N, K}, dx.p(), T, dy.p(), N,
-               relu2 ? cu::Epilogue::kRelu2 : cu::Epilogue::kNone);
-      std::vector<float> ref(size_t(T) * N);
-      matmul(pool, Matrix{w.data(), DType::BF16, N, K}, x.data(), T, ref.data(), N);
-      if (relu2)
-        for (float& r : ref) r = std::max(r, 0.0f) * std::max(r, 0.0f);
+    const cu::DeviceMatrix W{reinterpret_cast<cu::bf16*>(dw.p()), N, K};
+    std::vector<float> ref(size_t(T) * N);
+    matmul(pool, Matrix{w.data(), DType::BF16, N, K}, x.data(), T, ref.data(), N);
+    for (int fast = 1; fast >= (T == 1 ? 0 : 1); --fast) {
+      gemm.set_fast_gemv(fast == 1);
       const bool gemv = cu::Gemm::uses_gemv(T, K);
-      report("gemm " + std::string(gemv ? "gemv" : "cublasLt") + (relu2 ? "+relu2" : "") + " T=" + std::to_string(T) +
-                 " " + std::to_string(N) + "x" + std::to_string(K),
-             rel(dy.get(), ref), gemv ? 1e-5 : 8e-3);
+      const std::string path = gemm.uses_fast_gemv(W, dx.p(), T) ? "gemv1" : gemv ? "gemv" : "cublasLt";
+      const std::string shape = " T=" + std::to_string(T) + " " + std::to_string(N) + "x" + std::to_string(K);
+      const double tol = gemv ? 1e-5 : 8e-3;
+      for (int relu2 = 0; relu2 < 2; ++relu2) {
+        dy.poison();
+        gemm.run(W, dx.p(), T, dy.p(), N, relu2 ? cu::Epilogue::kRelu2 : cu::Epilogue::kNone);
+        std::vector<float> want = ref;
+        if (relu2)
+          for (float& r : want) r = std::max(r, 0.0f) * std::max(r, 0.0f);
+        report("gemm " + path + (relu2 ? "+relu2" : "") + shape, rel(dy.get(), want), tol);
+      }
+      // Accumulating into a random y (the shared expert's add into the routed output).
+      const auto y0 = randn(size_t(T) * N);
+      dy.put(y0);
+      gemm.run(W, dx.p(), T, dy.p(), N, cu::Epilogue::kNone, true);
+      std::vector<float> want(ref.size());
+      for (size_t i = 0; i < want.size(); ++i) want[i] = y0[i] + ref[i];
+      report("gemm " + path + " accumulate" + shape, rel(dy.get(), want), tol);
     }
+    gemm.set_fast_gemv(true);
   }
-  // fp32 router product
-  const int T = 37, N = 128, K = 2688;
-  const auto w = randn(size_t(N) * K, 0.02f), x = randn(size_t(T) * K);
-  Dev<float> dw(w), dx(x), dy(size_t(T) * N);
-  gemm.run_f32(dw.p(), N, K, dx.p(), T, dy.p());
-  std::vector<float> ref(size_t(T) * N);
-  matmul(pool, Matrix{w.data(), DType::F32, N, K}, x.data(), T, ref.data(), N);
-  report("gemm fp32 router T=37 128x2688", rel(dy.get(), ref), 1e-5);
+  // fp32 router product: own kernel for T <= 8, cuBLAS SGEMM beyond.
+  for (auto [T, N, K] : std::vector<std::tuple<int, int, int>>{{1, 128, 2688}, {5, 128, 2688}, {37, 128, 2688},
+                                                              {2, 64, 130}}) {
+    const auto w = randn(size_t(N) * K, 0.02f), x = randn(size_t(T) * K);
+    Dev<float> dw(w), dx(x), dy(size_t(T) * N);
+    gemm.run_f32(dw.p(), N, K, dx.p(), T, dy.p());
+    std::vector<float> ref(size_t(T) * N);
+    matmul(pool, Matrix{w.data(), DType::F32, N, K}, x.data(), T, ref.data(), N);
+    report("gemm fp32 router T=" + std::to_string(T) + " " + std::to_string(N) + "x" + std::to_string(K),
+           rel(dy.get(), ref), 1e-5);
+  }
 }
 
 void check_norms(cudaStream_t st) {
@@ -161,8 +187,16 @@ void check_mamba(cudaStream_t st, int T, int Q, cu::MambaDims d) {
   for (int i = 0; i < T * d.heads; ++i) zx[(i / d.heads) * d.in_out + d.d_inner + CD + i % d.heads] -= 2.0f;
   Dev<float> dzx(zx), dcs(conv_state), dcw(conv_w), dcb(conv_b), ddb(dt_bias), dssm(ssm), dA(A), dD(Dv);
   Dev<float> dconv(size_t(T) * CD), ddt(size_t(T) * d.heads), dy(size_t(T) * d.d_inner);
+  // The decode step's fused conv + state shift + dt, on a copy of the state, must equal the two
+  // separate kernels (the same float operations: expected bit for bit, allowed rounding).
+  Dev<float> dcs2(conv_state), dconv2(size_t(T) * CD), ddt2(size_t(T) * d.heads);
+  if (T == 1)
+    cu::mamba_conv_dt_step(dzx.p(), d, dcs2.p(), dcw.p(), dcb.p(), dconv2.p(), ddb.p(), 0.0f, INFINITY, ddt2.p(), st);
   cu::mamba_conv(dzx.p(), T, d, dcs.p(), dcw.p(), dcb.p(), dconv.p(), st);
   cu::mamba_dt(dzx.p(), T, d, ddb.p(), 0.0f, INFINITY, ddt.p(), st);
+  if (T == 1)
+    report("mamba_conv_dt_step (fused) == conv + dt kernels" + std::string(" CD=") + std::to_string(CD),
+           std::max({rel(dconv2.get(), dconv.get()), rel(ddt2.get(), ddt.get()), rel(dcs2.get(), dcs.get())}), 1e-6);
   std::vector<float> ws_dummy;
   Dev<float> dws(std::max<int64_t>(1, cu::ssd_workspace_floats(T, Q, d)));
   if (T == 1) cu::ssd_step(dconv.p(), ddt.p(), dA.p(), dD.p(), d, dssm.p(), dy.p(), st);
@@ -227,8 +261,9 @@ void check_attention(cudaStream_t st, int T, int64_t pos, int Hq, int Hkv, int h
   Dev<float> dk(k), dv(v), dq(q), dout(size_t(T) * Hq * hd);
   cu::kv_append(dk.p(), dv.p(), keys, 0, kv, st);  // history and the new tokens
   if (T == 1) {
-    Dev<float> ws(cu::attention_decode_workspace_floats(keys, Hq, Hkv, hd));
-    cu::attention_decode(dq.p(), pos, Hq, Hkv, hd, kv, ws.p(), dout.p(), st);
+    Dev<float> ws(cu::attention_decode_workspace_floats(Hq, Hkv, hd));
+    Dev<int32_t> dpos(std::vector<int32_t>{static_cast<int32_t>(pos)});  // read on the device
+    cu::attention_decode(dq.p(), dpos.p(), Hq, Hkv, hd, kv, ws.p(), dout.p(), st);
   } else {
     cu::attention_prefill(dq.p(), T, pos, Hq, Hkv, hd, kv, dout.p(), st);
   }
@@ -257,6 +292,31 @@ void check_attention(cudaStream_t st, int T, int64_t pos, int Hq, int Hkv, int h
              " T=" + std::to_string(T) + " pos=" + std::to_string(pos) + " Hq=" + std::to_string(Hq) +
              " Hkv=" + std::to_string(Hkv) + " hd=" + std::to_string(hd),
          rel(dout.get(), ref), 1e-4);
+}
+
+// The router's top-k alone (one warp per token) at many tokens, as prefill runs it.
+void check_route(cudaStream_t st, const ModelConfig& c, int T) {
+  const int E = static_cast<int>(c.n_routed_experts), k = static_cast<int>(c.num_experts_per_tok);
+  auto logits = randn(size_t(T) * E, 2.0f), bias = randn(E, 0.1f);
+  Dev<float> dl(logits), db(bias), dw(size_t(T) * k);
+  Dev<int32_t> di(size_t(T) * k);
+  const cu::RouteConfig rc{E, k, static_cast<int>(c.n_group), static_cast<int>(c.topk_group),
+                           static_cast<float>(c.routed_scaling_factor), c.norm_topk_prob};
+  cu::moe_route(dl.p(), db.p(), T, rc, di.p(), dw.p(), st);
+  const auto ids = di.get();
+  const auto wts = dw.get();
+  double worst = 0;
+  for (int t = 0; t < T; ++t) {
+    const auto ref = blocks::route(c, &logits[t * E], bias.data());
+    for (int j = 0; j < k; ++j) {
+      if (ids[t * k + j] != ref[j].first) worst = INFINITY;
+      worst = std::max(worst, double(std::fabs(wts[t * k + j] - ref[j].second)) / std::fabs(ref[j].second));
+    }
+  }
+  report("moe_route T=" + std::to_string(T) + " E=" + std::to_string(E) + " k=" + std::to_string(k) +
+             " groups=" + std::to_string(c.n_group) + "/" + std::to_string(c.topk_group) +
+             " (ids exact, weight rel err)",
+         worst, 1e-5);
 }
 
 void check_moe(cudaStream_t st, const ModelConfig& c, int T) {
@@ -296,6 +356,33 @@ void check_moe(cudaStream_t st, const ModelConfig& c, int T) {
       ref[s * I + n] = static_cast<float>(std::max(a, 0.0) * std::max(a, 0.0));
     }
   report("expert_gemv+relu2 (ids on device) slots=" + std::to_string(S), rel(dh.get(), ref), 1e-5);
+  // gemv.cu: all slots' up projections in one launch, then the down projections fused with the
+  // weighted combine, against the same products in double.
+  dh.poison();
+  cu::expert_mv(reinterpret_cast<cu::bf16*>(dW.p()), int64_t(I) * L, di.p(), S, dx.p(), L, k, L, I, true, dh.p(), st);
+  report("expert_mv+relu2 (gemv.cu, ids on device) slots=" + std::to_string(S), rel(dh.get(), ref), 1e-5);
+  // The fused down projection + combine, with W as the [E, I, L] block above (N = I, K = L), for
+  // all T tokens and for the first token alone (fewer rows: more warps per row).
+  for (const int Tc : {T, 1}) {
+    const auto hin = randn(size_t(Tc) * k * L);
+    Dev<float> dhin(hin), dcomb(size_t(Tc) * I);
+    cu::expert_mv_combine(reinterpret_cast<cu::bf16*>(dW.p()), int64_t(I) * L, di.p(), dw.p(), Tc, k, dhin.p(), L, L,
+                          I, dcomb.p(), st);
+    std::vector<float> want(size_t(Tc) * I);
+    for (int t = 0; t < Tc; ++t)
+      for (int n = 0; n < I; ++n) {
+        double acc = 0;
+        for (int j = 0; j < k; ++j) {
+          const int s2 = t * k + j;
+          const uint16_t* row = &W[(size_t(ids[s2]) * I + n) * L];
+          double a = 0;
+          for (int q = 0; q < L; ++q) a += double(bf16_to_f32(row[q])) * hin[size_t(s2) * L + q];
+          acc += double(wts[s2]) * a;
+        }
+        want[t * I + n] = static_cast<float>(acc);
+      }
+    report("expert_mv_combine (down + weighted combine fused) T=" + std::to_string(Tc), rel(dcomb.get(), want), 1e-5);
+  }
   std::vector<int32_t> rows(S);
   for (int i = 0; i < S; ++i) rows[i] = static_cast<int32_t>(rng() % T);
   Dev<int32_t> drows(rows);
@@ -419,6 +506,17 @@ Logits run_model(LanguageModel& m, const std::vector<int32_t>& prompt, const std
   return r;
 }
 
+// Greedy-free decode of `steps` tokens (cycling through ids) after the prompt, all logits kept.
+std::vector<float> decode_run(LanguageModel& m, const std::vector<int32_t>& prompt, const std::vector<int32_t>& ids,
+                              int steps) {
+  const int64_t V = m.config().vocab_size;
+  ModelState s = m.new_state();
+  std::vector<float> out(size_t(steps) * V);
+  m.forward(s, prompt.data(), static_cast<int64_t>(prompt.size()), nullptr, false);
+  for (int i = 0; i < steps; ++i) m.forward(s, &ids[i % ids.size()], 1, &out[size_t(i) * V], false);
+  return out;
+}
+
 void check_fixture(const std::string& dir, const std::string& name, DtClamp clamp) {
   const std::string path = dir + "/" + name;
   const ModelWeights host = load_model_weights(path);
@@ -451,6 +549,33 @@ void check_fixture(const std::string& dir, const std::string& name, DtClamp clam
   gpu.forward(fork, &ids[0], 1, y.data(), false);
   gpu.forward(host_copy, &ids[0], 1, z.data(), false);
   report(name + ": fork / host snapshot -> restore continue equally", std::max(rel(y, x), rel(z, x)), 1e-6);
+  // The captured decode graph computes exactly what the eager step does (the same kernels with
+  // the same launch shapes), across a KV page boundary (page 64; the prompt is 40 tokens).
+  const int steps = 40;
+  gpu.set_graphs(false);
+  const auto eager = decode_run(gpu, prompt, ids, steps);
+  gpu.set_graphs(true);
+  const int64_t replays = gpu.graph_replays();
+  const auto graphed = decode_run(gpu, prompt, ids, steps);
+  const int64_t used = gpu.graph_replays() - replays;
+  report(name + ": decode CUDA graph == eager, bitwise (" + std::to_string(used) + " replays of " +
+             std::to_string(steps) + ")",
+         used < steps - 2 ? INFINITY : rel(graphed, eager), 0.0);
+  // With programmatic dependent launch the GEMV kernels overlap their predecessors' tails: the
+  // results must not change at all (eagerly and in the graph).
+  gpu.set_pdl(true);
+  const auto pdl_graphed = decode_run(gpu, prompt, ids, steps);
+  gpu.set_graphs(false);
+  const auto pdl_eager = decode_run(gpu, prompt, ids, steps);
+  gpu.set_graphs(true);
+  gpu.set_pdl(false);
+  report(name + ": decode with PDL (graph and eager) == eager, bitwise",
+         std::max(rel(pdl_graphed, eager), rel(pdl_eager, eager)), 0.0);
+  // The older GEMV kernels (NAGENT_CUDA_FAST_GEMV=0) agree with the fast ones to rounding.
+  gpu.set_fast_gemv(false);
+  const auto slow = decode_run(gpu, prompt, ids, steps);
+  gpu.set_fast_gemv(true);
+  compare_rows(name + ": decode fast GEMV ~ older GEMV", graphed, slow, V);
 }
 
 }  // namespace
@@ -468,6 +593,8 @@ int main(int argc, char** argv) {
     check_mamba(st, 1, 128, {4096, 6144, 64, 64, 128, 8, 4, 10304});  // nano shape, decode step
     check_mamba(st, 300, 128, {4096, 6144, 64, 64, 128, 8, 4, 10304});  // nano shape, 3 chunks
     check_mamba(st, 40, 16, {64, 128, 8, 8, 16, 2, 4, 200});            // fixture shape
+    check_mamba(st, 1, 16, {64, 128, 8, 8, 16, 2, 4, 200});             // fixture shape, decode step
+    check_mamba(st, 1, 16, {48, 72, 6, 8, 6, 2, 4, 126});               // N % 4 != 0: older step kernel
     check_attention(st, 1, 1000, 32, 2, 128);
     check_attention(st, 1, 5, 4, 2, 16);
     check_attention(st, 70, 130, 32, 2, 128);
@@ -477,12 +604,22 @@ int main(int argc, char** argv) {
     nano.num_experts_per_tok = 6;
     nano.routed_scaling_factor = 2.5;
     check_moe(st, nano, 5);
+    check_route(st, nano, 1);
+    check_route(st, nano, 64);
     ModelConfig grouped = nano;
     grouped.n_routed_experts = 64;
     grouped.n_group = 8;
     grouped.topk_group = 3;
     grouped.num_experts_per_tok = 4;
     check_moe(st, grouped, 7);
+    check_route(st, grouped, 1);
+    check_route(st, grouped, 64);
+    ModelConfig tight = grouped;  // fewer kept experts than picks: masked (-inf) experts get chosen
+    tight.n_routed_experts = 16;
+    tight.n_group = 8;
+    tight.topk_group = 2;
+    tight.num_experts_per_tok = 6;
+    check_route(st, tight, 64);
     check_sampling(st);
     for (const char* f : {"nano_bf16", "super_bf16", "nano_fp32", "super_fp32"})
       check_fixture(fixtures, f, DtClamp::kTimeStepLimit);
