@@ -342,6 +342,14 @@ int main(int argc, char** argv) {
     ratio_by_order[pairs % 2].push_back(w[1] / w[0]);
     cpu_ratio.push_back(c[1] / c[0]);
   }
+  // NAGENT_BENCH_RAW=FILE: every pair (order, wall and CPU of each side), for a closer look.
+  if (const char* raw = std::getenv("NAGENT_BENCH_RAW")) {
+    std::ofstream out(raw);
+    out << "pair first outside_ms inside_ms outside_cpu_ms inside_cpu_ms\n";
+    for (int i = 0; i < pairs; ++i)
+      out << i << (i % 2 ? " inside " : " outside ") << outside[i] << ' ' << inside[i] << ' ' << outside_cpu[i] << ' '
+          << inside_cpu[i] << '\n';
+  }
   auto pct = [](double r) { return (r - 1) * 100; };
   double o = percentile(outside, 0.5), in = percentile(inside, 0.5);
   std::printf("100-test Python suite (python3 -m unittest), %d pairs, alternating order, %.0f s\n", pairs,
