@@ -14,4 +14,9 @@ ModelState zero_host_state(const ModelConfig& c) {
   return s;
 }
 
+void LanguageModel::decode_batch(ModelState* const* states, const int32_t* tokens, int64_t n, float* logits) {
+  const int64_t vocab = config().vocab_size;
+  for (int64_t i = 0; i < n; ++i) forward(*states[i], tokens + i, 1, logits + i * vocab, false);
+}
+
 }  // namespace nagent::engine

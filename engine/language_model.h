@@ -73,6 +73,10 @@ class LanguageModel {
   // every position ([n, vocab]) when all_positions, else for the last token only ([vocab]).
   // logits may be null (state only).
   virtual void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) = 0;
+  // Batched decode: advances n independent sequences by one token each (tokens[i] into
+  // *states[i]) and writes their logits, [n, vocab]. The same result as n forward calls; a
+  // model overrides it to read its weights once for all n.
+  virtual void decode_batch(ModelState* const* states, const int32_t* tokens, int64_t n, float* logits);
   // The state in host form (a device state is copied out; a host state is returned as is).
   virtual ModelState host_state(const ModelState& s) const { return s; }
   // "cpu, 16 threads", "cuda:0 NVIDIA H200, 62.1 GiB weights".
