@@ -6,8 +6,9 @@ For each repository (repos.py) a teacher, served as an OpenAI-compatible model s
 its file, reason briefly, edit, run the tests, finish. It answers what the runtime actually sends
 (`nagent run swe_fix` with the real planner, parser, tools and sandbox), so every tool output in
 the data is exactly what the runtime produces. Some episodes take a detour first: an edit whose
-old_str is not unique, or a malformed tool call answered by the parser's error; those detour
-turns are kept as context but carry no loss (the model should learn the recovery, not the slip).
+old_str is not unique, a malformed tool call answered by the parser's error, or a wrong first
+fix after which the tests still fail; those detour turns are kept as context but carry no loss
+(the model should learn the recovery, not the slip).
 
 Each request the runtime sent is rendered with `nagent prompt` (the embedded engine's own chat
 template), so training prompts are byte-identical to what the engine will see. Output, one JSON
@@ -76,12 +77,25 @@ class Teacher:
                 self.nonunique = stripped
         reason = (f"In {b.func}, line {b.line_no} reads `{b.buggy_line.strip()}`. "
                   f"{repo_gen.KIND_REASON[b.kind]}: it should be `{b.fixed_line.strip()}`.\n")
+        self.expect_failing = set()  # steps whose run_tests must still fail
         if self.nonunique:
             self.turns.append((reason, "edit_file", {"path": b.path, "old_str": self.nonunique,
                                                       "new_str": b.fixed_line.strip()}, False))
             self.turns.append(("That text occurs more than once. I include the whole line, with its "
                                "indentation, to make it unique.\n", "edit_file",
                                {"path": b.path, "old_str": old, "new_str": new}, True))
+        elif 0.18 <= detour < 0.30 and b.wrong_line:
+            # a wrong first fix (no loss), the tests still failing, then the right fix
+            wrong = old[:len(old) - len(b.buggy_line)] + b.wrong_line
+            self.turns.append((f"In {b.func}, line {b.line_no} reads `{b.buggy_line.strip()}`. "
+                               f"It should probably be `{b.wrong_line.strip()}`.\n", "edit_file",
+                               {"path": b.path, "old_str": old, "new_str": wrong}, False))
+            self.turns.append(("Now I run the tests to check the fix.\n", "run_tests", {}, True))
+            self.expect_failing.add(len(self.turns))
+            self.turns.append((f"{repo_gen.camel(b.func)}Test still fails, so `{b.wrong_line.strip()}` was not the "
+                               f"fix. {repo_gen.KIND_REASON[b.kind]}: line {b.line_no} should be "
+                               f"`{b.fixed_line.strip()}`.\n", "edit_file",
+                               {"path": b.path, "old_str": wrong, "new_str": new}, True))
         else:
             self.turns.append((reason, "edit_file", {"path": b.path, "old_str": old, "new_str": new}, True))
         self.turns.append(("Now I run the tests to check the fix.\n", "run_tests", {}, True))
@@ -109,7 +123,7 @@ class Teacher:
             ok = "once" in text or "occurs" in text or "times" in text
         elif name == "edit_file":
             ok = text.startswith("Edited")
-        elif name == "run_tests" and self.step == 1:
+        elif name == "run_tests" and (self.step == 1 or self.step in self.expect_failing):
             ok = repo_gen.camel(self.repo.bug.func) + "Test" in text
         elif name == "run_tests":
             ok = "passed" in text.lower() or "OK" in text

@@ -114,6 +114,7 @@ class Bug:
     buggy_line: str    # the whole line as it is in the buggy file (indentation included)
     fixed_line: str
     line_no: int       # 1-based, in the buggy file
+    wrong_line: str = ""  # a plausible fix that still fails a test (for wrong-first-fix episodes)
 
 
 @dataclasses.dataclass
@@ -167,6 +168,35 @@ def _call(src, name, args):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+
+
+# Edits of a line that look like fixes: numbers one off, operators and comparisons swapped.
+_WRONG_EDITS = [(re.compile(r"\b(\d+)\b"), lambda m: str(int(m.group(1)) + 1)),
+                (re.compile(r"\b(\d+)\b"), lambda m: str(max(0, int(m.group(1)) - 1))),
+                (re.compile(r"(?<![<>=!])<(?![<=])"), lambda m: "<="), (re.compile(r"<="), lambda m: "<"),
+                (re.compile(r"(?<![<>=!-])>(?![>=])"), lambda m: ">="), (re.compile(r">="), lambda m: ">"),
+                (re.compile(r" \+ "), lambda m: " - "), (re.compile(r" - "), lambda m: " + "),
+                (re.compile(r"=="), lambda m: "!=")]
+
+
+def _wrong_fix(rng, correct_lines, k, buggy_line, name, cases):
+    """A line that differs from the buggy and the correct one, parses, and still fails one of
+    the function's test cases: the first fix a hasty agent might make. "" when none is found."""
+    fixed = correct_lines[k]
+    found = []
+    for pattern, repl in _WRONG_EDITS:
+        for m in pattern.finditer(fixed):
+            line = fixed[:m.start()] + repl(m) + fixed[m.end():]
+            if line in (fixed, buggy_line) or line in found:
+                continue
+            src = "\n".join(correct_lines[:k] + [line] + correct_lines[k + 1:]) + "\n"
+            try:
+                compile(src, "<wrong>", "exec")
+            except SyntaxError:
+                continue
+            if any(_call(src, name, args) != ("ok", want) for args, want in cases):
+                found.append(line)
+    return rng.choice(found) if found else ""
 
 
 RESERVED_NAMES = set(dir(builtins)) | set(keyword.kwlist) | set(sys.stdlib_module_names)
@@ -255,6 +285,7 @@ def _try_make_repo(rng, split):
     offset = module_text.splitlines().index(buggy_lines[0])  # the def line is unique in the module
     bug = Bug(path=path, func=names[ti], kind=sites_of(TEMPLATES[ti])[si][2],
               buggy_line=buggy_lines[k], fixed_line=correct_lines[k], line_no=offset + k + 1)
+    bug.wrong_line = _wrong_fix(rng, correct_lines, k, buggy_lines[k], names[ti], tests[order.index(ti)][1])
     phrasing = rng.choice(PHRASINGS[split])
     task = phrasing.format(pkg=pkg, mod=mod, func=names[ti])
     files = {
