@@ -59,14 +59,15 @@ PartitionPlan plan_partition(const ModelConfig& c, int world, int rank);
 // storage the shard owns.
 ModelWeights shard_weights(const ModelWeights& full, const PartitionPlan& plan);
 
-// The reduction between ranks, one object per rank. The NCCL implementation plugs in here.
+// The reduction between ranks, one object per rank: in-process below (host buffers, for the
+// CPU reference), NCCL in engine/cuda/nccl/ (device buffers, stream-ordered).
 class Collective {
  public:
   virtual ~Collective() = default;
   virtual int world_size() const = 0;
   virtual int rank() const = 0;
-  // buf[0, n) becomes the elementwise sum over the ranks' buffers, on every rank; returns when
-  // this rank's result is in place.
+  // buf[0, n) becomes the elementwise sum over the ranks' buffers, on every rank (in place by
+  // return for host buffers; in stream order for device buffers).
   virtual void all_reduce_sum(float* buf, int64_t n) = 0;
   // A rank that fails calls this so the others stop waiting (their calls throw).
   virtual void abort() {}
