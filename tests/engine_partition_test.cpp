@@ -419,7 +419,7 @@ TEST_CASE("sharded bf16 with bf16 activations stays close to the unsharded model
   CHECK(err <= 2e-2);
 }
 
-TEST_CASE("sharded state: each rank's layers, then the next rank's; prompt split across calls") {
+TEST_CASE("sharded state: each rank's layers, then the next rank's, prompt split across calls") {
   const ModelWeights full = load_model_weights(fixture("super_fp32"));
   ShardedNemotronH sharded(full, 2, exact_options());
   ModelState s = sharded.new_state();
@@ -447,7 +447,7 @@ TEST_CASE("sharded state: each rank's layers, then the next rank's; prompt split
   CHECK_NOTHROW(sharded.forward(t, p.prompt.data(), 1, split.data(), false));
 }
 
-TEST_CASE("in-process all-reduce: every rank gets the same sum; a failed rank releases the others") {
+TEST_CASE("in-process all-reduce: every rank gets the same sum, a failed rank releases the others") {
   const int W = 3;
   auto comms = make_in_process_collectives(W);
   std::vector<std::vector<float>> bufs(W);
