@@ -77,6 +77,9 @@ struct ModelWeights {
   std::vector<float> norm_f;
   Matrix lm_head;  // [V, H] (the embeddings when tie_word_embeddings)
   std::shared_ptr<const Checkpoint> checkpoint;  // keeps the mappings alive
+  // Keeps matrices built in memory alive (a tensor-parallel shard's slices, engine/partition.h);
+  // null when every matrix lies in the mapping.
+  std::shared_ptr<const void> storage;
   size_t mapped_bytes = 0;                        // sum of the safetensors files' sizes
 };
 
