@@ -54,6 +54,7 @@ struct Scheduler::Impl {
     int64_t stable = 0;        // snapshot_at, clamped to the prompt
     int64_t fed = 0;           // prompt tokens the session holds
     bool snapshot_taken = false, oversize = false, failed = false;
+    bool cancel = false;  // a copy of `cancelled` taken under mu, acted on outside it
     std::optional<GenerationStream> stream;  // set once the prompt is prefilled
     std::optional<int32_t> next;             // token for the next decode step
   };
@@ -210,6 +211,9 @@ struct Scheduler::Impl {
 
   // One iteration, without mu: a decode step of every decoding request, then prefill chunks.
   void iterate(const std::vector<Job*>& jobs) {
+    // The caller's callback said stop (cancel() may emit held-back text: not under mu).
+    for (Job* j : jobs)
+      if (j->cancel && j->stream) j->stream->cancel();
     std::vector<Job*> decoding;
     for (Job* j : jobs)
       if (j->stream && j->next && !j->stream->done()) decoding.push_back(j);
@@ -311,7 +315,7 @@ struct Scheduler::Impl {
       }
       std::vector<Job*> jobs;
       for (const auto& j : running) {
-        if (j->cancelled && j->stream) j->stream->cancel();  // the caller's callback said stop
+        j->cancel = j->cancelled;
         jobs.push_back(j.get());
       }
       lk.unlock();
