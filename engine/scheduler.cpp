@@ -42,7 +42,7 @@ struct Scheduler::Impl {
   // One request. Fields above the line are shared with the calling thread (under mu); the rest
   // belong to the scheduler thread.
   struct Job {
-    const ScheduledRequest* request = nullptr;
+    const ScheduledRequest* request = nullptr;  // the caller's, alive until done (generate waits)
     std::deque<Piece> pieces;
     bool done = false, cancelled = false;
     std::exception_ptr error;
@@ -341,6 +341,7 @@ ScheduledResult Scheduler::generate(const ScheduledRequest& request, const TextC
   bool cancelled = false;
   size_t accepted = 0;  // tokens of the delivered pieces when the callback said stop
   std::string delivered;
+  std::exception_ptr thrown;
   for (;;) {
     job->cv.wait(lk, [&] { return !job->pieces.empty() || job->done; });
     if (job->pieces.empty()) break;  // done, everything delivered
@@ -350,7 +351,14 @@ ScheduledResult Scheduler::generate(const ScheduledRequest& request, const TextC
     for (const Piece& p : batch) {
       if (cancelled) break;
       delivered += p.text;
-      if (on_text && !on_text(p.text)) {
+      bool go_on = true;
+      try {
+        go_on = !on_text || on_text(p.text);
+      } catch (...) {  // rethrown once the request has stopped (it reads `request` until then)
+        thrown = std::current_exception();
+        go_on = false;
+      }
+      if (!go_on) {
         cancelled = true;
         accepted = p.tokens;
       }
@@ -358,6 +366,7 @@ ScheduledResult Scheduler::generate(const ScheduledRequest& request, const TextC
     lk.lock();
     if (cancelled) job->cancelled = true;
   }
+  if (thrown) std::rethrow_exception(thrown);
   if (job->error) std::rethrow_exception(job->error);
   ScheduledResult r = std::move(job->result);
   if (cancelled) {  // what the caller saw, as engine::generate would have stopped there
