@@ -1,7 +1,9 @@
 #include "agent/backend_factory.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include "agent/errors.h"
 #include "agent/runtime_paths.h"
@@ -9,6 +11,21 @@
 #include "engine/openai_client.h"
 
 namespace nagent {
+
+namespace {
+
+// A positive integer from the environment, 0 when unset; anything else is a ConfigError.
+int64_t env_count(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return 0;
+  char* end = nullptr;
+  const long long n = std::strtoll(v, &end, 10);
+  if (*end != '\0' || n <= 0 || n > (int64_t{1} << 40))
+    throw ConfigError(std::string(name) + "=" + v + " is not a positive whole number");
+  return n;
+}
+
+}  // namespace
 
 std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
   std::string kind = options.kind;
@@ -44,6 +61,9 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
     LocalBackendOptions local;
     local.model_dir = model;
     if (const char* d = std::getenv("NAGENT_DEVICE")) local.device = d;  // cpu | cuda | cuda:N | auto
+    // The embedded engine's scheduler (docs/backends.md): session pool budget, prefill chunk.
+    local.pool_bytes = env_count("NAGENT_SESSION_POOL_MB") << 20;
+    local.prefill_chunk = env_count("NAGENT_PREFILL_CHUNK");
     return make_local_backend(local);
   }
   if (kind.empty())

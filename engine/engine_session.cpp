@@ -72,6 +72,24 @@ const std::vector<float>& EngineSession::append(const int32_t* tokens, int64_t n
   return snap_.last_logits;
 }
 
+void EngineSession::append_batch(EngineSession* const* sessions, const int32_t* tokens, int64_t n) {
+  if (n <= 0) return;
+  LanguageModel& model = *sessions[0]->model_;
+  const size_t V = static_cast<size_t>(model.config().vocab_size);
+  std::vector<ModelState*> states(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (sessions[i]->model_ != &model) throw std::invalid_argument("append_batch: sessions of different models");
+    states[i] = &sessions[i]->snap_.state;
+  }
+  std::vector<float> logits(static_cast<size_t>(n) * V);
+  model.decode_batch(states.data(), tokens, n, logits.data());
+  for (int64_t i = 0; i < n; ++i) {
+    SessionSnapshot& s = sessions[i]->snap_;
+    s.last_logits.assign(logits.begin() + static_cast<std::ptrdiff_t>(i * V), logits.begin() + static_cast<std::ptrdiff_t>((i + 1) * V));
+    s.tokens.push_back(tokens[i]);
+  }
+}
+
 int64_t EngineSession::sync(const std::vector<int32_t>& tokens, const SessionSnapshot* fallback) {
   if (!is_prefix(snap_.tokens, tokens)) {
     if (fallback && is_prefix(fallback->tokens, tokens)) restore(*fallback);

@@ -33,6 +33,10 @@ class EngineSession {
     return append(tokens.data(), static_cast<int64_t>(tokens.size()));
   }
 
+  // Appends one token to each of n sessions of the same model through one
+  // LanguageModel::decode_batch call (the scheduler's decode step).
+  static void append_batch(EngineSession* const* sessions, const int32_t* tokens, int64_t n);
+
   // Brings the session to exactly `tokens`: when the held tokens are a prefix, only the rest is
   // prefilled; otherwise (a recurrent state cannot be rewound) it restarts from `fallback` if
   // that snapshot is a prefix, else from empty. Returns how many tokens were prefilled.

@@ -23,63 +23,93 @@ size_t held_back(const std::string& text, const std::vector<std::string>& stops)
 
 }  // namespace
 
+GenerationStream::GenerationStream(const GenerationOptions& options, int64_t vocab, const Tokenizer* tokenizer,
+                                   TextCallback on_text)
+    : options_(options), vocab_(vocab), on_text_(std::move(on_text)), sampler_(options.sampling) {
+  for (const auto& s : options_.stop_strings)
+    if (!s.empty()) stops_.push_back(s);
+  if (tokenizer) decoder_ = std::make_unique<StreamDecoder>(*tokenizer);
+  r_.finish_reason = "length";
+  if (options_.max_tokens <= 0) finish();
+}
+
+GenerationStream::~GenerationStream() = default;
+GenerationStream::GenerationStream(GenerationStream&&) noexcept = default;
+
+bool GenerationStream::emit_upto(size_t end) {
+  if (end <= emitted_) return true;
+  const bool go_on = !on_text_ || on_text_(r_.text.substr(emitted_, end - emitted_));
+  emitted_ = end;
+  return go_on;
+}
+
+void GenerationStream::finish() {
+  if (done_) return;
+  done_ = true;
+  if (decoder_ && !cut_) {  // flush a character still held back by the decoder
+    r_.text += decoder_->finish();
+    emit_upto(r_.text.size());
+  }
+}
+
+void GenerationStream::cancel() {
+  if (done_) return;
+  r_.finish_reason = "stop";
+  finish();
+}
+
+std::optional<int32_t> GenerationStream::step(const float* logits) {
+  if (done_) return std::nullopt;
+  if (!logits) {  // empty prompt: nothing to condition on
+    finish();
+    return std::nullopt;
+  }
+  const int32_t tok = sampler_.sample(logits, vocab_);
+  if (std::find(options_.stop_ids.begin(), options_.stop_ids.end(), tok) != options_.stop_ids.end()) {
+    r_.finish_reason = "stop";
+    r_.stop_token = tok;
+    finish();
+    return std::nullopt;
+  }
+  r_.tokens.push_back(tok);
+  if (options_.logprobs) r_.logprobs.push_back(token_logprob(logits, vocab_, tok));
+  bool stop = false;
+  if (decoder_) {
+    r_.text += decoder_->push(tok);
+    size_t at = std::string::npos;
+    for (const auto& s : stops_) at = std::min(at, r_.text.find(s, emitted_));
+    if (at != std::string::npos) {
+      r_.text.resize(at);
+      cut_ = true;
+      r_.finish_reason = "stop";
+      stop = true;
+    }
+    if (!emit_upto(stop ? r_.text.size() : r_.text.size() - held_back(r_.text, stops_)) && !stop) {
+      r_.finish_reason = "stop";
+      stop = true;
+    }
+  }
+  // The last token of a length-limited run is never fed: nothing would read its logits.
+  if (stop || static_cast<int64_t>(r_.tokens.size()) >= options_.max_tokens) {
+    finish();
+    return std::nullopt;
+  }
+  return tok;
+}
+
 GenerationResult generate(EngineSession& session, const std::vector<int32_t>& prompt, const GenerationOptions& options,
                           const Tokenizer* tokenizer, const TextCallback& on_text) {
-  GenerationResult r;
-  r.prompt_tokens = static_cast<int64_t>(prompt.size());
-  r.prefilled_tokens = session.sync(prompt);
-  const int64_t V = session.model().config().vocab_size;
-  Sampler sampler(options.sampling);
-  std::vector<std::string> stops;
-  for (const auto& s : options.stop_strings)
-    if (!s.empty()) stops.push_back(s);
-  std::unique_ptr<StreamDecoder> decoder;
-  if (tokenizer) decoder = std::make_unique<StreamDecoder>(*tokenizer);
-  size_t emitted = 0;  // bytes of r.text passed to on_text
-
-  auto emit_upto = [&](size_t end) {
-    if (end <= emitted) return true;
-    const bool go_on = !on_text || on_text(r.text.substr(emitted, end - emitted));
-    emitted = end;
-    return go_on;
-  };
-
-  bool cut = false;  // the text ends at a stop string
-  r.finish_reason = "length";
-  for (int64_t i = 0; i < options.max_tokens; ++i) {
+  const int64_t prefilled = session.sync(prompt);
+  GenerationStream stream(options, session.model().config().vocab_size, tokenizer, on_text);
+  for (;;) {
     const std::vector<float>& logits = session.last_logits();
-    if (logits.empty()) break;  // empty prompt: nothing to condition on
-    const int32_t tok = sampler.sample(logits.data(), V);
-    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), tok) != options.stop_ids.end()) {
-      r.finish_reason = "stop";
-      r.stop_token = tok;
-      break;
-    }
-    r.tokens.push_back(tok);
-    if (options.logprobs) r.logprobs.push_back(token_logprob(logits.data(), V, tok));
-    bool stop = false;
-    if (decoder) {
-      r.text += decoder->push(tok);
-      size_t at = std::string::npos;
-      for (const auto& s : stops) at = std::min(at, r.text.find(s, emitted));
-      if (at != std::string::npos) {
-        r.text.resize(at);
-        cut = true;
-        r.finish_reason = "stop";
-        stop = true;
-      }
-      if (!emit_upto(stop ? r.text.size() : r.text.size() - held_back(r.text, stops)) && !stop) {
-        r.finish_reason = "stop";
-        stop = true;
-      }
-    }
-    if (stop || i + 1 == options.max_tokens) break;
-    session.append(&tok, 1);
+    const std::optional<int32_t> tok = stream.step(logits.empty() ? nullptr : logits.data());
+    if (!tok) break;
+    session.append(&*tok, 1);
   }
-  if (decoder && !cut) {  // flush a character still held back by the decoder
-    r.text += decoder->finish();
-    emit_upto(r.text.size());
-  }
+  GenerationResult r = std::move(stream.result());
+  r.prompt_tokens = static_cast<int64_t>(prompt.size());
+  r.prefilled_tokens = prefilled;
   return r;
 }
 

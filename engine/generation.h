@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,7 @@
 
 namespace nagent {
 class Tokenizer;
+class StreamDecoder;
 }
 
 namespace nagent::engine {
@@ -42,5 +45,39 @@ using TextCallback = std::function<bool(const std::string& piece)>;
 
 GenerationResult generate(EngineSession& session, const std::vector<int32_t>& prompt, const GenerationOptions& options,
                           const Tokenizer* tokenizer = nullptr, const TextCallback& on_text = {});
+
+// The same generation one step at a time, for a caller that owns the model calls (the
+// scheduler, engine/scheduler.h): step() takes the logits after the last fed token and returns
+// the token to feed next, or nothing when generation has ended (then result() is final).
+class GenerationStream {
+ public:
+  GenerationStream(const GenerationOptions& options, int64_t vocab, const Tokenizer* tokenizer = nullptr,
+                   TextCallback on_text = {});
+  ~GenerationStream();
+  GenerationStream(GenerationStream&&) noexcept;
+
+  // logits: [vocab], or null when there is nothing to condition on (an empty prompt).
+  std::optional<int32_t> step(const float* logits);
+  // Ends generation now (finish_reason "stop"), as when on_text returns false.
+  void cancel();
+  bool done() const { return done_; }
+  const GenerationResult& result() const { return r_; }
+  GenerationResult& result() { return r_; }
+
+ private:
+  bool emit_upto(size_t end);
+  void finish();
+
+  GenerationOptions options_;
+  int64_t vocab_;
+  TextCallback on_text_;
+  Sampler sampler_;
+  std::vector<std::string> stops_;
+  std::unique_ptr<StreamDecoder> decoder_;
+  GenerationResult r_;
+  size_t emitted_ = 0;  // bytes of r_.text passed to on_text
+  bool cut_ = false;    // the text ends at a stop string
+  bool done_ = false;
+};
 
 }  // namespace nagent::engine

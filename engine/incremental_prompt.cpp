@@ -3,6 +3,11 @@
 namespace nagent {
 namespace {
 
+const std::string& system_of(const std::vector<Message>& m) {
+  static const std::string none;
+  return !m.empty() && m[0].role == "system" ? m[0].content : none;
+}
+
 size_t size_of(const Message& m) {
   size_t n = m.content.size() + m.reasoning.size();
   for (const auto& c : m.tool_calls) n += c.name.size() + c.arguments.size() + 1;
@@ -18,6 +23,9 @@ bool IncrementalPrompt::holds(const ChatRequest& request, long last_user, const 
   if (options.enable_thinking != options_.enable_thinking ||
       options.truncate_history_thinking != options_.truncate_history_thinking || options.low_effort != options_.low_effort)
     return false;
+  // The header (system turn) is kept even before any message is: compare it outright, so that
+  // another conversation's first turn is not rendered under this one's system prompt.
+  if (system_of(m) != system_) return false;
   for (size_t i = 0; i < kept; ++i)
     if (size_of(m[i]) != kept_sizes_[i]) return false;
   return request.tools.dump() == tools_;
@@ -33,6 +41,7 @@ const std::string& IncrementalPrompt::render(const ChatRequest& request) {
     render_nemotron3_header(kept_, m, request.tools);
     last_user_ = last_user;
     tools_ = request.tools.dump();
+    system_ = system_of(m);
     options_ = options;
   }
   reused_ = kept_.size();

@@ -26,6 +26,7 @@ class IncrementalPrompt {
   std::vector<size_t> kept_sizes_;   // each kept message's size, to recognise the conversation
   long last_user_ = -2;
   std::string tools_;                // the tools' JSON the kept text was rendered with
+  std::string system_;               // the system message the kept header was rendered with
   ChatTemplateOptions options_;
   std::string prompt_;
   size_t reused_ = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <mutex>
 #include <optional>
 #include <random>
 
@@ -12,13 +13,13 @@
 #include "engine/generation.h"
 #include "engine/incremental_prompt.h"
 #include "engine/model_loader.h"
+#include "engine/scheduler.h"
 #include "engine/tokenizer.h"
 
 namespace nagent {
 
 namespace {
 
-using engine::EngineSession;
 using engine::LanguageModel;
 
 // Routes streamed text to reasoning until </think> (or a <tool_call>, which Super sometimes
@@ -90,12 +91,13 @@ bool model_decodes_greedily(const std::string& dir) {
 
 class LocalBackend : public Backend {
  public:
-  LocalBackend(std::unique_ptr<LanguageModel> model, Tokenizer tokenizer, std::string dir)
+  LocalBackend(std::unique_ptr<LanguageModel> model, Tokenizer tokenizer, std::string dir,
+               engine::SchedulerOptions scheduling)
       : model_(std::move(model)),
         tokenizer_(std::move(tokenizer)),
         dir_(std::move(dir)),
         greedy_(model_decodes_greedily(dir_)),
-        session_(*model_) {
+        scheduler_(*model_, &tokenizer_, scheduling) {
     if (auto id = tokenizer_.token_to_id("<|im_end|>")) stop_ids_.push_back(*id);
     im_start_id_ = tokenizer_.token_to_id("<|im_start|>");
     for (int64_t id : model_->config().eos_token_ids) stop_ids_.push_back(static_cast<int32_t>(id));
@@ -104,7 +106,11 @@ class LocalBackend : public Backend {
 
   ChatReply chat(const ChatRequest& request, const DeltaCallback& on_delta) override {
     // Renders only what follows the request's stable prefix (the agent's append-only turns).
-    const std::string& prompt = prompt_.render(request);
+    std::string prompt;
+    {
+      std::lock_guard<std::mutex> lk(prompt_mu_);
+      prompt = prompt_.render(request);
+    }
     const std::vector<int32_t> ids = tokenizer_.encode(prompt);
     const int64_t window = context_window();
     if (static_cast<int64_t>(ids.size()) >= window)
@@ -115,13 +121,11 @@ class LocalBackend : public Backend {
     // collapses it), so the history up to the header is what stays a prefix of the next prompt.
     // Saving after the whole prompt would make every later prompt miss it and re-prefill all.
     const auto header = im_start_id_ ? std::find(ids.rbegin(), ids.rend(), *im_start_id_) : ids.rend();
-    const std::vector<int32_t> stable(ids.begin(), header == ids.rend() ? ids.end() : header.base() - 1);
-    const int64_t computed = session_.sync(stable, have_prompt_snapshot_ ? &prompt_snapshot_ : nullptr);
-    const int64_t cached = static_cast<int64_t>(stable.size()) - computed;
-    prompt_snapshot_ = session_.snapshot();
-    have_prompt_snapshot_ = true;
+    engine::ScheduledRequest job;
+    job.snapshot_at = header == ids.rend() ? static_cast<int64_t>(ids.size()) : static_cast<int64_t>(header.base() - 1 - ids.begin());
+    job.prompt = ids;
 
-    engine::GenerationOptions g;
+    engine::GenerationOptions& g = job.options;
     g.max_tokens = std::min<int64_t>(request.sampling.max_tokens, window - static_cast<int64_t>(ids.size()));
     g.sampling.temperature = greedy_ ? 0.0 : request.sampling.temperature;
     g.sampling.top_p = request.sampling.top_p;
@@ -129,11 +133,13 @@ class LocalBackend : public Backend {
     g.stop_ids = stop_ids_;
     const bool thinking = prompt.size() >= 8 && prompt.compare(prompt.size() - 8, 8, "<think>\n") == 0;
     ReasoningSplitter split(thinking);
-    auto result = engine::generate(session_, ids, g, &tokenizer_, [&](const std::string& piece) {
+    const engine::ScheduledResult done = scheduler_.generate(job, [&](const std::string& piece) {
       ChatDelta d = split.push(piece);
       if (on_delta && (!d.reasoning.empty() || !d.content.empty())) on_delta(d);
       return true;
     });
+    const engine::GenerationResult& result = done.generation;
+    const int64_t cached = done.cached_prompt_tokens;
     ChatDelta last = split.finish();
     if (on_delta && (!last.reasoning.empty() || !last.content.empty())) on_delta(last);
 
@@ -166,12 +172,11 @@ class LocalBackend : public Backend {
   Tokenizer tokenizer_;
   std::string dir_;
   bool greedy_;
+  std::mutex prompt_mu_;  // guards prompt_ (rendering is cheap next to prefill)
   IncrementalPrompt prompt_;
-  EngineSession session_;
-  engine::SessionSnapshot prompt_snapshot_;
-  bool have_prompt_snapshot_ = false;
   std::vector<int32_t> stop_ids_;
   std::optional<int32_t> im_start_id_;
+  engine::Scheduler scheduler_;  // last: its thread stops before the members it reads go
 };
 
 }  // namespace
@@ -184,7 +189,10 @@ std::unique_ptr<Backend> make_local_backend(const LocalBackendOptions& options) 
     eo.threads = options.threads;
     auto model = engine::load_language_model(options.model_dir, options.device, eo);
     Tokenizer tok = Tokenizer::from_model_dir(options.model_dir);
-    return std::make_unique<LocalBackend>(std::move(model), std::move(tok), options.model_dir);
+    engine::SchedulerOptions so;
+    if (options.pool_bytes > 0) so.pool_bytes = options.pool_bytes;
+    if (options.prefill_chunk > 0) so.prefill_chunk = options.prefill_chunk;
+    return std::make_unique<LocalBackend>(std::move(model), std::move(tok), options.model_dir, so);
   } catch (const BackendError&) {
     throw;
   } catch (const std::exception& e) {

@@ -132,3 +132,14 @@ TEST_CASE("incremental rendering equals the full rendering at every step of ever
   }
   CHECK(reused_somewhere > 0);
 }
+
+TEST_CASE("IncrementalPrompt: another conversation's first turn gets its own system prompt") {
+  nagent::IncrementalPrompt prompt;
+  nagent::ChatRequest a, b;
+  a.messages = {nagent::Message::system("Be brief."), nagent::Message::user("Question 1")};
+  b.messages = {nagent::Message::system("Answer in French."), nagent::Message::user("Question 2")};
+  CHECK(prompt.render(a) == nagent::render_nemotron3_prompt(a));
+  CHECK(prompt.render(b) == nagent::render_nemotron3_prompt(b));  // was rendered under a's system turn
+  b.messages[0] = nagent::Message::system("Answer in Dutch.");    // same size
+  CHECK(prompt.render(b) == nagent::render_nemotron3_prompt(b));
+}

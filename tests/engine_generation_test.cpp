@@ -16,6 +16,7 @@
 #include "engine/local_backend.h"
 #include "engine/safetensors.h"
 #include "engine/tokenizer.h"
+#include "support/tiny_model_dir.h"
 
 using namespace nagent;
 using namespace nagent::engine;
@@ -24,46 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const fs::path kNano = fs::path(NAGENT_SOURCE_DIR) / "tests/fixtures/nemotronh/nano_fp32";
-
-// Model directory = the nano fixture + a tokenizer: ids 0..95 are '\n' and printable ASCII
-// (byte-level symbols), 96..100 the chat special tokens, the rest two-letter pieces so that
-// every id decodes.
-struct ModelDir {
-  fs::path path = fs::temp_directory_path() / ("engine_generation_test_" + std::to_string(getpid()));
-  ModelDir() {
-    fs::remove_all(path);
-    fs::create_directories(path);
-    for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(kNano / f, path / f);
-    nlohmann::json vocab = nlohmann::json::object();
-    int id = 0;
-    vocab["\u010a"] = id++;  // '\n' in the byte-level alphabet
-    vocab["\u0120"] = id++;  // ' '
-    for (char c = 33; c < 127; ++c) vocab[std::string(1, c)] = id++;
-    nlohmann::json added = nlohmann::json::array();
-    for (const char* t : {"<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>"}) {
-      added.push_back({{"id", id}, {"content", t}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-                       {"normalized", false}, {"special", true}});
-      vocab[t] = id++;
-    }
-    for (char a = 'a'; id < 256; ++a)
-      for (char b = 'a'; b <= 'z' && id < 256; ++b) vocab[std::string{a, b}] = id++;
-    const nlohmann::json bl = {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"trim_offsets", true}, {"use_regex", true}};
-    const nlohmann::json tok = {{"version", "1.0"},
-                                {"added_tokens", added},
-                                {"normalizer", nullptr},
-                                {"pre_tokenizer", bl},
-                                {"post_processor", nullptr},
-                                {"decoder", bl},
-                                {"model",
-                                 {{"type", "BPE"}, {"dropout", nullptr}, {"unk_token", nullptr},
-                                  {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr},
-                                  {"fuse_unk", false}, {"byte_fallback", false}, {"vocab", vocab},
-                                  {"merges", nlohmann::json::array()}}}};
-    std::ofstream(path / "tokenizer.json") << tok.dump();
-    std::ofstream(path / "tokenizer_config.json") << R"({"eos_token": "<|im_end|>"})";
-  }
-  ~ModelDir() { fs::remove_all(path); }
-};
 
 std::vector<int32_t> ids_of(const SafetensorsFile& f, const std::string& name) {
   const TensorInfo* t = f.find(name);
@@ -119,7 +80,7 @@ TEST_CASE("a stop id ends generation before that token") {
 }
 
 TEST_CASE("stop strings cut the text, streamed pieces add up to it, seeds repeat") {
-  ModelDir dir;
+  TinyModelDir dir("engine_generation_test");
   auto m = NemotronH::load(dir.path.string());
   const Tokenizer tok = Tokenizer::from_model_dir(dir.path.string());
   const auto prompt = tok.encode("The quick brown fox");
@@ -147,7 +108,7 @@ TEST_CASE("stop strings cut the text, streamed pieces add up to it, seeds repeat
 }
 
 TEST_CASE("local backend: chat template, generation, usage, streamed deltas, session reuse") {
-  ModelDir dir;
+  TinyModelDir dir("engine_generation_test");
   LocalBackendOptions o;
   o.model_dir = dir.path.string();
   auto backend = make_local_backend(o);

@@ -44,6 +44,8 @@ options:
 
 environment: NAGENT_ENDPOINT, NAGENT_MODEL, NAGENT_API_KEY, NAGENT_HOME (default ~/.nagent),
              NAGENT_DEVICE (--backend local: cpu, cuda, cuda:N or auto; default auto),
+             NAGENT_SESSION_POOL_MB, NAGENT_PREFILL_CHUNK (--backend local: session state
+             pool budget, default 4096; prompt tokens prefilled per step, default 256),
              NAGENT_MAX_RETRIES (model request retries, default 5),
              NAGENT_DURABILITY (normal: commit each event; full: also fsync each event)
 exit codes: 0 success, 1 the recipe reported failure, 2 usage or configuration error, 3 runtime error
