@@ -130,7 +130,7 @@ TEST_CASE("decode_batch beyond the AMX token threshold and beyond max_batch stay
   check_batch(*small, {4, 0, 12, 30, 2, 19, 8, 1});
 }
 
-TEST_CASE("decode_batch of no sequences is a no-op; a state twice in one batch is refused") {
+TEST_CASE("decode_batch of no sequences is a no-op, and a state twice in one batch is refused") {
   auto m = NemotronH::load(fixture("nano_fp32"));
   m->decode_batch(nullptr, nullptr, 0, nullptr);
   std::vector<ModelState> states = prefilled(*m, {6, 2});
