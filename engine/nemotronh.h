@@ -87,7 +87,9 @@ class NemotronH : public LanguageModel {
   bool fp32_activations_ = false;          // set during decode_batch: no bf16/AMX products
 };
 
-// Block mixers (one file each). x: normed input [T, H]; out: [T, H] mixer output.
+// Block mixers (one file each). x: normed input [T, H]; out: [T, H] mixer output. They keep
+// their intermediates in the model's kMixer work slots (moe included), so x and out must not
+// live in those.
 namespace blocks {
 // pos: tokens the state has already consumed.
 void mamba2(NemotronH& m, const MambaWeights& w, LayerState& s, int64_t pos, const float* x, int64_t T,
