@@ -7,6 +7,11 @@
 //
 //   bench_engine_cpu [--model DIR] [--threads N] [--prefill N] [--decode N] [--torch FILE]
 //                    [--fp32-activations]   (BF16 weights: the exact path instead of AMX tiles)
+//                    [--batch B[,B...]]
+// --batch: batched decode instead. B sequences (prompts of different lengths up to --prefill,
+// prefilled separately) decode --decode greedy tokens each, once through decode_batch (one
+// pass per step for all B) and once as B sequential forward() calls per step, alternating,
+// best of 3 each; prints aggregate tokens/s of both, the ratio, and whether the tokens agree.
 // Without --model it writes a ~100M-parameter random BF16 checkpoint (the bench_torch.py shape)
 // to a temporary directory first.
 #include <algorithm>
@@ -130,6 +135,65 @@ size_t weight_bytes_per_token(const ModelWeights& w) {
   return bytes;
 }
 
+// --batch B: aggregate greedy decode tokens/s of B sequences, decode_batch vs B forward() calls.
+// Returns false when the two disagree on a token.
+bool bench_batch(NemotronH& model, int64_t B, int64_t prefill, int64_t decode) {
+  const int64_t V = model.config().vocab_size;
+  std::mt19937 rng(static_cast<uint32_t>(B));
+  std::vector<ModelState> start;
+  std::vector<int32_t> first(static_cast<size_t>(B));
+  std::vector<float> logits(static_cast<size_t>(V));
+  for (int64_t i = 0; i < B; ++i) {
+    // Different lengths: prefill * (B - i) / B tokens, at least 1.
+    std::vector<int32_t> prompt(static_cast<size_t>(std::max<int64_t>(1, prefill * (B - i) / B)));
+    for (auto& t : prompt) t = static_cast<int32_t>(3 + rng() % (V - 3));
+    start.push_back(model.new_state());
+    model.forward(start.back(), prompt.data(), static_cast<int64_t>(prompt.size()), logits.data(), false);
+    first[i] = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  std::vector<float> batch_logits(static_cast<size_t>(B * V));
+  std::vector<int32_t> out_batched, out_sequential;
+  double best_batched = 1e9, best_sequential = 1e9;
+  for (int rep = 0; rep < 6; ++rep) {
+    std::vector<ModelState> states = start;
+    std::vector<int32_t> next = first, out;
+    const bool batched = (rep % 2 == 0) == (B % 2 == 0);  // alternate, starting differently per B
+    const double t0 = now();
+    if (batched) {
+      std::vector<ModelState*> ptrs;
+      for (auto& s : states) ptrs.push_back(&s);
+      for (int64_t step = 0; step < decode; ++step) {
+        model.decode_batch(ptrs.data(), next.data(), B, batch_logits.data());
+        for (int64_t i = 0; i < B; ++i) {
+          const float* row = &batch_logits[i * V];
+          out.push_back(next[i] = static_cast<int32_t>(std::max_element(row, row + V) - row));
+        }
+      }
+    } else {
+      for (int64_t step = 0; step < decode; ++step)
+        for (int64_t i = 0; i < B; ++i) {
+          model.forward(states[i], &next[i], 1, logits.data(), false);
+          out.push_back(next[i] = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) -
+                                                       logits.begin()));
+        }
+    }
+    const double dt = now() - t0;
+    if (batched) {
+      best_batched = std::min(best_batched, dt);
+      out_batched = out;
+    } else {
+      best_sequential = std::min(best_sequential, dt);
+      out_sequential = out;
+    }
+  }
+  const double tokens = static_cast<double>(B * decode);
+  const bool same = out_batched == out_sequential;
+  std::printf("batch %3lld: decode_batch %8.2f tok/s, sequential forward %8.2f tok/s, ratio %.2fx; tokens %s\n",
+              static_cast<long long>(B), tokens / best_batched, tokens / best_sequential,
+              best_sequential / best_batched, same ? "equal" : "DIFFER");
+  return same;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -137,6 +201,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   int64_t prefill = 128, decode = 32;
   bool bf16_activations = true;
+  std::vector<int64_t> batches;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -152,10 +217,13 @@ int main(int argc, char** argv) {
     else if (a == "--decode") decode = std::stoll(next());
     else if (a == "--torch") torch_file = next();
     else if (a == "--fp32-activations") bf16_activations = false;
-    else {
+    else if (a == "--batch") {
+      std::stringstream list(next());
+      for (std::string b; std::getline(list, b, ',');) batches.push_back(std::stoll(b));
+    } else {
       std::fprintf(stderr,
                    "usage: bench_engine_cpu [--model DIR] [--threads N] [--prefill N] [--decode N] [--torch FILE] "
-                   "[--fp32-activations]\n");
+                   "[--fp32-activations] [--batch B[,B...]]\n");
       return 2;
     }
   }
@@ -183,6 +251,14 @@ int main(int argc, char** argv) {
               c.pattern().c_str(), model->weights().mapped_bytes >> 20, c.torch_dtype.c_str(), model->pool().size(),
               matmul_isa(), amx ? " + amx-bf16 prefill (bf16 activations)" : ", fp32 activations");
   std::printf("load (parse + validate + mmap, weights not read): %.1f ms\n", load_s * 1e3);
+  if (!batches.empty()) {
+    std::printf("batched decode: %lld greedy tokens per sequence, prompts up to %lld tokens, best of 3\n",
+                static_cast<long long>(decode), static_cast<long long>(prefill));
+    bool ok = true;
+    for (int64_t B : batches) ok &= bench_batch(*model, B, prefill, decode);
+    if (own) fs::remove_all(model_dir);
+    return ok ? 0 : 1;
+  }
 
   std::mt19937 rng(1);
   std::vector<int32_t> prompt(static_cast<size_t>(prefill));

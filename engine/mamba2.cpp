@@ -140,61 +140,94 @@ void ssd_chunked(const Dims& d, const ConvRows& cv, const float* cb, int64_t T, 
 
 void mamba2(NemotronH& m, const MambaWeights& w, LayerState& s, int64_t pos, const float* x, int64_t T,
             float* out) {
+  const SeqRows one{&s, pos, 0, T};
+  mamba2_seqs(m, w, &one, 1, x, out);
+}
+
+void mamba2_seqs(NemotronH& m, const MambaWeights& w, const SeqRows* seqs, int64_t nseq, const float* x,
+                 float* out) {
+  if (nseq == 0) return;
   const ModelConfig& c = m.config();
   const Dims d(c);
-  float* zx = m.work(kMixer0, T * d.in_out);
-  m.matmul(w.in_proj, x, T, zx, d.in_out, w.in_proj_bias);
+  const int64_t R = seqs[nseq - 1].row0 + seqs[nseq - 1].T;  // stacked rows
+  if (R == 0) return;
+  float* zx = m.work(kMixer0, R * d.in_out);
+  m.matmul(w.in_proj, x, R, zx, d.in_out, w.in_proj_bias);
 
-  // Causal depthwise conv over [conv state (K-1 rows) | this batch's xBC rows], then SiLU.
+  // Causal depthwise conv over [conv state (K-1 rows) | the sequence's xBC rows], then SiLU.
   const int64_t K = d.K, CD = d.conv_dim;
-  auto input = [&](int64_t r) {  // row r of [state | batch]
-    return r < K - 1 ? &s.conv[r * CD] : zx + (r - (K - 1)) * d.in_out + d.d_inner;
+  auto input = [&](const SeqRows& q, int64_t r) {  // row r of [state | the sequence's rows]
+    return r < K - 1 ? &q.state->conv[r * CD] : zx + (q.row0 + r - (K - 1)) * d.in_out + d.d_inner;
   };
-  float* conv = m.work(kMixer1, T * CD);
-  m.pool().run(T, [&](int64_t t) {
-    float* o = conv + t * CD;
+  float* conv = m.work(kMixer1, R * CD);
+  m.pool().run(R, [&](int64_t row) {
+    const SeqRows& q = seq_of_row(seqs, nseq, row);
+    const int64_t t = row - q.row0;
+    float* o = conv + row * CD;
     std::copy_n(w.conv_b.data(), CD, o);
     for (int64_t k = 0; k < K; ++k) {
       const float* wk = &w.conv_w[k * CD];
-      const float* in = input(t + k);
+      const float* in = input(q, t + k);
       for (int64_t ch = 0; ch < CD; ++ch) o[ch] += wk[ch] * in[ch];
     }
     for (int64_t ch = 0; ch < CD; ++ch) o[ch] = silu(o[ch]);
   });
   // The new state is rows T..T+K-2; in place, as row r reads row T + r > r.
-  for (int64_t r = 0; r < K - 1; ++r) std::copy_n(input(T + r), CD, &s.conv[r * CD]);
+  auto shift = [&](int64_t i) {
+    const SeqRows& q = seqs[i];
+    for (int64_t r = 0; r < K - 1; ++r) std::copy_n(input(q, q.T + r), CD, &q.state->conv[r * CD]);
+  };
+  if (nseq == 1) shift(0);
+  else m.pool().run(nseq, shift);
 
   // dt = softplus(dt_raw + dt_bias), limited to time_step_limit ((0, inf) by default: no-op),
   // as NVIDIA's kernels and vLLM do. transformers 5.17 instead clamps at time_step_min in its
   // prefill path and not in its cached one-token step; DtClamp::kTransformers reproduces that.
-  double lo = c.time_step_limit[0], hi = c.time_step_limit[1];
-  const bool cached_step = pos > 0 && T == 1;
-  if (m.options().dt_clamp == DtClamp::kTransformers && !cached_step) lo = std::max(lo, c.time_step_min);
-  float* dt = m.work(kMixer2, T * d.heads);
-  for (int64_t t = 0; t < T; ++t)
-    for (int64_t h = 0; h < d.heads; ++h) {
-      const double v = softplus(zx[t * d.in_out + d.d_inner + CD + h] + w.dt_bias[h]);
-      dt[t * d.heads + h] = static_cast<float>(std::min(hi, std::max(lo, v)));
-    }
+  float* dt = m.work(kMixer2, R * d.heads);
+  for (int64_t i = 0; i < nseq; ++i) {
+    const SeqRows& q = seqs[i];
+    double lo = c.time_step_limit[0], hi = c.time_step_limit[1];
+    const bool cached_step = q.pos > 0 && q.T == 1;
+    if (m.options().dt_clamp == DtClamp::kTransformers && !cached_step) lo = std::max(lo, c.time_step_min);
+    for (int64_t t = q.row0; t < q.row0 + q.T; ++t)
+      for (int64_t h = 0; h < d.heads; ++h) {
+        const double v = softplus(zx[t * d.in_out + d.d_inner + CD + h] + w.dt_bias[h]);
+        dt[t * d.heads + h] = static_cast<float>(std::min(hi, std::max(lo, v)));
+      }
+  }
 
-  float* y = m.work(kMixer3, T * d.d_inner);
-  const ConvRows cv{conv, d};
+  // The scan: one recurrent step for a sequence with one row, chunked SSD for longer ones.
+  float* y = m.work(kMixer3, R * d.d_inner);
   const int64_t state_per_head = d.P * d.N;
-  if (T == 1) {
-    m.pool().run(d.heads, [&](int64_t h) {
-      ssm_step(d, cv, h, dt[h], w.A[h], w.D[h], s.ssm.data() + h * state_per_head, &y[h * d.P]);
+  bool any_step = false;
+  for (int64_t i = 0; i < nseq; ++i) any_step |= seqs[i].T == 1;
+  if (any_step) {
+    m.pool().run(nseq * d.heads, [&](int64_t task) {
+      const SeqRows& q = seqs[task / d.heads];
+      if (q.T != 1) return;
+      const int64_t h = task % d.heads;
+      const ConvRows cv{conv + q.row0 * CD, d};
+      ssm_step(d, cv, h, dt[q.row0 * d.heads + h], w.A[h], w.D[h], q.state->ssm.data() + h * state_per_head,
+               &y[q.row0 * d.d_inner + h * d.P]);
     });
-  } else {
+  }
+  for (int64_t i = 0; i < nseq; ++i) {
+    const SeqRows& q = seqs[i];
+    if (q.T <= 1) continue;
+    const int64_t T = q.T;
+    const ConvRows cv{conv + q.row0 * CD, d};
     float* cb = m.work(kMixer4, d.G * T * c.chunk_size);
     chunk_cb(m.pool(), d, cv, T, c.chunk_size, cb);
     // Heads split into channel parts (each its own rows of S) until every thread has two tasks.
     int64_t parts = 1;
     while (d.heads * parts < 2 * m.pool().size() && d.P % (2 * parts) == 0 && d.P / (2 * parts) >= 16) parts *= 2;
     const int64_t pn = d.P / parts;
+    const float* dts = dt + q.row0 * d.heads;
+    float* ys = y + q.row0 * d.d_inner;
     m.pool().run(d.heads * parts, [&](int64_t task) {
       const int64_t h = task / parts, p0 = (task % parts) * pn;
-      ssd_chunked(d, cv, cb, T, c.chunk_size, h, p0, pn, &dt[h], w.A[h], w.D[h], s.ssm.data() + h * state_per_head,
-                  &y[h * d.P], d.d_inner);
+      ssd_chunked(d, cv, cb, T, c.chunk_size, h, p0, pn, &dts[h], w.A[h], w.D[h],
+                  q.state->ssm.data() + h * state_per_head, &ys[h * d.P], d.d_inner);
     });
   }
 
@@ -202,7 +235,7 @@ void mamba2(NemotronH& m, const MambaWeights& w, LayerState& s, int64_t pos, con
   // B/C group), then scaled by the norm weight.
   const int64_t gs = d.d_inner / d.G;
   const float eps = static_cast<float>(c.layer_norm_epsilon);
-  m.pool().run(T, [&](int64_t t) {
+  m.pool().run(R, [&](int64_t t) {
     float* u = &y[t * d.d_inner];
     const float* z = &zx[t * d.in_out];
     for (int64_t i = 0; i < d.d_inner; ++i) u[i] *= silu(z[i]);
@@ -214,7 +247,7 @@ void mamba2(NemotronH& m, const MambaWeights& w, LayerState& s, int64_t pos, con
       for (int64_t i = 0; i < gs; ++i) ug[i] = w.norm[g * gs + i] * (ug[i] * r);
     }
   });
-  m.matmul(w.out_proj, y, T, out, c.hidden_size, w.out_proj_bias);
+  m.matmul(w.out_proj, y, R, out, c.hidden_size, w.out_proj_bias);
 }
 
 }  // namespace nagent::engine::blocks

@@ -27,7 +27,22 @@ struct EngineOptions {
 
 // Work buffers of the forward pass, kept by the model and reused by every call, so that a warm
 // forward pass allocates nothing. The mixers share the kMixer slots: one block runs at a time.
-enum WorkSlot : int { kWorkHidden, kWorkNormed, kWorkMixerOut, kMixer0, kMixer1, kMixer2, kMixer3, kMixer4, kWorkSlots };
+enum WorkSlot : int {
+  kWorkHidden, kWorkNormed, kWorkMixerOut, kMixer0, kMixer1, kMixer2, kMixer3, kMixer4, kMixer5, kMixer6, kWorkSlots
+};
+
+namespace blocks {
+// The rows of one sequence in a stacked batch of activations: rows [row0, row0 + T) of the
+// block input and output belong to the sequence whose layer state is *state and which has
+// consumed pos tokens before them. A single forward pass is one such sequence; batched decode
+// is n of them, one row each.
+struct SeqRows {
+  LayerState* state;
+  int64_t pos, row0, T;
+};
+// The sequence that owns `row` of seqs[0..n) (rows in order, no gaps).
+const SeqRows& seq_of_row(const SeqRows* seqs, int64_t n, int64_t row);
+}  // namespace blocks
 
 class NemotronH : public LanguageModel {
  public:
@@ -47,18 +62,34 @@ class NemotronH : public LanguageModel {
 
   ModelState new_state() const override { return zero_host_state(w_.config); }
   void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) override;
+  // The n tokens go through each layer together ([n, H] activations, every product reads its
+  // weights once for all n); the recurrent steps and attention run per sequence. Products keep
+  // fp32 activations whatever bf16_activations says (no AMX tiles), so each sequence's logits and
+  // state are bitwise those of forward(*states[i], &tokens[i], 1, ...).
+  void decode_batch(ModelState* const* states, const int32_t* tokens, int64_t n, float* logits) override;
   std::string device_description() const override;
 
  private:
-  void forward_batch(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions);
+  // One pass of the layers over stacked rows: states[i] owns the next counts[i] rows of tokens
+  // (sum of counts <= max_batch). logits: every row when all_positions, else the last row of
+  // each sequence, in order; null for none.
+  void forward_rows(ModelState* const* states, const int64_t* counts, int64_t nseq, const int32_t* tokens,
+                    float* logits, bool all_positions);
+  void check_tokens(const int32_t* tokens, int64_t n) const;
+  void check_state(const ModelState& state) const;
 
   ModelWeights w_;
   EngineOptions options_;
   std::unique_ptr<ThreadPool> pool_;
   std::vector<float> work_[kWorkSlots];
+  std::vector<blocks::SeqRows> seq_rows_;  // forward_rows' per-layer sequence table, reused
+  std::vector<int64_t> counts_;            // decode_batch's row counts (all 1), reused
+  bool fp32_activations_ = false;          // set during decode_batch: no bf16/AMX products
 };
 
-// Block mixers (one file each). x: normed input [T, H]; out: [T, H] mixer output.
+// Block mixers (one file each). x: normed input [T, H]; out: [T, H] mixer output. They keep
+// their intermediates in the model's kMixer work slots (moe included), so x and out must not
+// live in those.
 namespace blocks {
 // pos: tokens the state has already consumed.
 void mamba2(NemotronH& m, const MambaWeights& w, LayerState& s, int64_t pos, const float* x, int64_t T,
@@ -67,6 +98,11 @@ void attention(NemotronH& m, const AttentionWeights& w, LayerState& s, int64_t p
                float* out);
 void mlp(NemotronH& m, const MlpWeights& w, const float* x, int64_t T, float* out);
 void moe(NemotronH& m, const MoeWeights& w, const float* x, int64_t T, float* out);
+// The same mixers over several sequences' stacked rows (x, out: [rows, H], rows the sum of
+// seqs[i].T); the single-sequence functions above are these with one SeqRows.
+void mamba2_seqs(NemotronH& m, const MambaWeights& w, const SeqRows* seqs, int64_t nseq, const float* x, float* out);
+void attention_seqs(NemotronH& m, const AttentionWeights& w, const SeqRows* seqs, int64_t nseq, const float* x,
+                    float* out);
 
 // Routing of one token (exposed for tests): sigmoid scores, correction bias for selection only,
 // group-limited top-k, renormalisation, routed scaling. Returns (expert, weight) pairs.
