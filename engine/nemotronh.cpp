@@ -44,6 +44,11 @@ void NemotronH::check_state(const ModelState& state) const {
 }
 
 void NemotronH::forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) {
+  forward_shard(state, tokens, n, logits, all_positions, ShardHooks{});
+}
+
+void NemotronH::forward_shard(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions,
+                              const ShardHooks& hooks) {
   const int64_t V = w_.config.vocab_size;
   check_tokens(tokens, n);
   check_state(state);
@@ -54,7 +59,7 @@ void NemotronH::forward(ModelState& state, const int32_t* tokens, int64_t n, flo
     float* out = nullptr;
     if (logits && all_positions) out = logits + done * V;
     else if (logits && last) out = logits;
-    forward_rows(states, &b, 1, tokens + done, out, all_positions);
+    forward_rows(states, &b, 1, tokens + done, out, all_positions, &hooks);
     done += b;
   }
 }
@@ -81,7 +86,7 @@ void NemotronH::decode_batch(ModelState* const* states, const int32_t* tokens, i
 }
 
 void NemotronH::forward_rows(ModelState* const* states, const int64_t* counts, int64_t nseq, const int32_t* tokens,
-                             float* logits, bool all_positions) {
+                             float* logits, bool all_positions, const ShardHooks* hooks) {
   const ModelConfig& c = w_.config;
   const int64_t H = c.hidden_size;
   const float eps = static_cast<float>(c.layer_norm_epsilon);
@@ -107,8 +112,12 @@ void NemotronH::forward_rows(ModelState* const* states, const int64_t* counts, i
       case LayerType::kMamba: blocks::mamba2_seqs(*this, lw.mamba, seqs, nseq, x, y); break;
       case LayerType::kAttention: blocks::attention_seqs(*this, lw.attention, seqs, nseq, x, y); break;
       case LayerType::kMlp: blocks::mlp(*this, lw.mlp, x, T, y); break;
-      case LayerType::kMoe: blocks::moe(*this, lw.moe, x, T, y); break;
+      case LayerType::kMoe:
+        if (hooks && hooks->moe) hooks->moe(lw.moe, x, T, y);
+        else blocks::moe(*this, lw.moe, x, T, y);
+        break;
     }
+    if (hooks && hooks->all_reduce_sum) hooks->all_reduce_sum(y, T * H);
     pool_->run(T, [&](int64_t t) {
       for (int64_t i = t * H; i < (t + 1) * H; ++i) h[i] += y[i];
     });

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -44,6 +45,14 @@ struct SeqRows {
 const SeqRows& seq_of_row(const SeqRows* seqs, int64_t n, int64_t row);
 }  // namespace blocks
 
+// How a shard of a partitioned model (engine/partition.h) joins the other ranks in the layer
+// loop: its MoE layers run expert-parallel, and every mixer output is summed over the ranks
+// before the residual add. Empty functions: the unsharded model.
+struct ShardHooks {
+  std::function<void(const MoeWeights& w, const float* x, int64_t T, float* out)> moe;
+  std::function<void(float* data, int64_t n)> all_reduce_sum;
+};
+
 class NemotronH : public LanguageModel {
  public:
   static std::unique_ptr<NemotronH> load(const std::string& dir, const EngineOptions& options = {});
@@ -62,6 +71,9 @@ class NemotronH : public LanguageModel {
 
   ModelState new_state() const override { return zero_host_state(w_.config); }
   void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) override;
+  // forward() of one rank of a partitioned model (this model is the rank's shard).
+  void forward_shard(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions,
+                     const ShardHooks& hooks);
   // The n tokens go through each layer together ([n, H] activations, every product reads its
   // weights once for all n); the recurrent steps and attention run per sequence. Products keep
   // fp32 activations whatever bf16_activations says (no AMX tiles), so each sequence's logits and
@@ -74,7 +86,7 @@ class NemotronH : public LanguageModel {
   // (sum of counts <= max_batch). logits: every row when all_positions, else the last row of
   // each sequence, in order; null for none.
   void forward_rows(ModelState* const* states, const int64_t* counts, int64_t nseq, const int32_t* tokens,
-                    float* logits, bool all_positions);
+                    float* logits, bool all_positions, const ShardHooks* hooks = nullptr);
   void check_tokens(const int32_t* tokens, int64_t n) const;
   void check_state(const ModelState& state) const;
 

@@ -396,62 +396,25 @@ void moe_expert_parallel(NemotronH& m, const PartitionPlan& p, const MoeWeights&
   }
 }
 
-namespace {
-
-// One batch of at most max_batch tokens, in NemotronH::forward_batch's order of operations
-// (so that at W = 1 the result is bitwise the unsharded model's), plus the all-reduce.
-void rank_batch(NemotronH& m, const PartitionPlan& p, Collective& comm, std::vector<LayerState>& layers, int64_t pos,
-                const int32_t* tokens, int64_t T, float* logits, bool all_positions) {
-  const ModelWeights& w = m.weights();
-  const ModelConfig& c = w.config;
-  const int64_t H = c.hidden_size;
-  const float eps = static_cast<float>(c.layer_norm_epsilon);
-  float* h = m.work(kWorkHidden, T * H);
-  float* x = m.work(kWorkNormed, T * H);
-  float* y = m.work(kWorkMixerOut, T * H);
-  for (int64_t t = 0; t < T; ++t)
-    convert_to_f32(w.embeddings.data, w.embeddings.dtype, static_cast<int64_t>(tokens[t]) * H, H, &h[t * H]);
-  for (size_t l = 0; l < w.layers.size(); ++l) {
-    const LayerWeights& lw = w.layers[l];
-    m.pool().run(T, [&](int64_t t) { rms_norm(&h[t * H], lw.norm.data(), H, eps, &x[t * H]); });
-    switch (lw.type) {
-      case LayerType::kMamba: blocks::mamba2(m, lw.mamba, layers[l], pos, x, T, y); break;
-      case LayerType::kAttention: blocks::attention(m, lw.attention, layers[l], pos, x, T, y); break;
-      case LayerType::kMlp: blocks::mlp(m, lw.mlp, x, T, y); break;
-      case LayerType::kMoe:
-        if (p.world == 1) blocks::moe(m, lw.moe, x, T, y);
-        else moe_expert_parallel(m, p, lw.moe, x, T, y);
-        break;
-    }
-    if (p.world > 1) comm.all_reduce_sum(y, T * H);
-    m.pool().run(T, [&](int64_t t) {
-      for (int64_t i = t * H; i < (t + 1) * H; ++i) h[i] += y[i];
-    });
-  }
-  if (!logits) return;
-  const int64_t first = all_positions ? 0 : T - 1;
-  const int64_t rows = T - first;
-  for (int64_t t = first; t < T; ++t) rms_norm(&h[t * H], w.norm_f.data(), H, eps, &x[(t - first) * H]);
-  m.matmul(w.lm_head, x, rows, logits, c.vocab_size);
-}
-
-}  // namespace
-
 void forward_rank(NemotronH& m, const PartitionPlan& p, Collective& comm, std::vector<LayerState>& layers,
                   int64_t position, const int32_t* tokens, int64_t n, float* logits, bool all_positions) {
-  const int64_t V = m.config().vocab_size;
-  check_tokens(tokens, n, V);
-  if (layers.size() != m.weights().layers.size()) throw std::invalid_argument("state belongs to another model");
-  const int64_t max_batch = m.options().max_batch;
-  for (int64_t done = 0; done < n;) {
-    const int64_t b = std::min(max_batch, n - done);
-    const bool last = done + b == n;
-    float* out = nullptr;
-    if (logits && all_positions) out = logits + done * V;
-    else if (logits && last) out = logits;
-    rank_batch(m, p, comm, layers, position + done, tokens + done, b, out, all_positions);
-    done += b;
+  // The engine's own layer loop on the shard: at W = 1 no hook is set, so the result is
+  // bitwise the unsharded model's.
+  ShardHooks hooks;
+  if (p.world > 1) {
+    hooks.moe = [&](const MoeWeights& w, const float* x, int64_t T, float* y) { moe_expert_parallel(m, p, w, x, T, y); };
+    hooks.all_reduce_sum = [&](float* data, int64_t count) { comm.all_reduce_sum(data, count); };
   }
+  ModelState state;
+  state.position = position;
+  state.layers = std::move(layers);
+  try {
+    m.forward_shard(state, tokens, n, logits, all_positions, hooks);
+  } catch (...) {
+    layers = std::move(state.layers);
+    throw;
+  }
+  layers = std::move(state.layers);
 }
 
 ShardedNemotronH::ShardedNemotronH(const ModelWeights& full, int world, const EngineOptions& options)
