@@ -200,6 +200,7 @@ FilesystemView::FilesystemView(const Policy& policy, const std::string& workspac
         describe_.push_back("tmpfs " + e.path + " (private, " + std::to_string(policy.tmp_size_mb) + " MiB)");
         break;
       case Entry::kDev:
+        has_dev_ = true;
         add_tmpfs("/dev", "mode=0755,size=64k", false);
         for (const char* dev : kDevices) add_bind(std::string("/dev/") + dev, false, true);
         add_tmpfs("/dev/shm", "mode=1777,size=" + std::to_string(std::min<uint64_t>(policy.tmp_size_mb, 256)) + "m", true);
@@ -306,13 +307,18 @@ bool FilesystemView::enter(const ReportTo& report) const noexcept {
   // The host's root goes: nothing below / refers to it any more.
   if (::umount2(kOldRoot, MNT_DETACH) != 0 || ::rmdir(kOldRoot) != 0) return report.fail("detach the host root");
   // Everything read-only, no setuid, no devices; then the writable places opened again
-  // (only the mount itself, so a read-only .git inside the workspace stays read-only)
-  // and /dev allowed to hold device nodes.
+  // (only the mount itself, so a read-only .git inside the workspace stays read-only) and
+  // the device nodes of the minimal /dev allowed, each bind alone: /dev and /dev/shm stay
+  // nodev, so a device node that appeared there could not be opened.
   if (mount_setattr_call("/", AT_RECURSIVE, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0) != 0)
     return report.fail("make the tree read-only", "/");
   for (const auto& w : writable_)
     if (mount_setattr_call(w.c_str(), 0, 0, MOUNT_ATTR_RDONLY) != 0) return report.fail("make writable", w.c_str());
-  if (mount_setattr_call("/dev", AT_RECURSIVE, 0, MOUNT_ATTR_NODEV) != 0) return report.fail("allow devices", "/dev");
+  if (has_dev_)
+    for (const char* dev : kDevices) {
+      const std::string path = std::string("/dev/") + dev;
+      if (mount_setattr_call(path.c_str(), 0, 0, MOUNT_ATTR_NODEV) != 0) return report.fail("allow device", path.c_str());
+    }
   return true;
 }
 

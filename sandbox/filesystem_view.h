@@ -42,6 +42,7 @@ class FilesystemView {
   std::vector<Op> ops_;
   std::vector<std::string> made_dirs_;   // mountpoint directories already planned
   std::vector<std::string> writable_;    // mounts (under the new root) left writable
+  bool has_dev_ = false;                 // the view has the minimal /dev (its device binds)
   std::vector<std::string> describe_;
   std::string inside_path_;
 };

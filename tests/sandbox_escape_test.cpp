@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -361,6 +362,29 @@ TEST_CASE("escape: a workspace symlink to /etc/shadow leads nowhere") {
   auto r = sb.run("cat shadow; ls hostroot/root; cat hostroot/etc/shadow; true");
   CHECK(r.stdout_data.empty());
   CHECK(r.stderr_data.find("shadow: No such file or directory") != std::string::npos);
+}
+
+TEST_CASE("escape: only the six device binds allow device nodes and those devices work") {
+  Sandbox sb;
+  // mknod needs CAP_MKNOD, which the sandbox lacks; nodev is the second wall: a device node
+  // that appeared on a writable mount (/dev/shm, /tmp, the workspace) could not be opened.
+  auto r = sb.run("mknod /dev/shm/mem c 1 1; echo mknod=$?; cat /proc/self/mountinfo; "
+                  "echo x > /dev/null && head -c 8 /dev/urandom | wc -c");
+  CHECK(r.stdout_data.find("mknod=1") != std::string::npos);
+  const std::set<std::string> devices = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"};
+  int mounts = 0;
+  std::istringstream lines(r.stdout_data);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, point, options;
+    if (!(fields >> id >> parent >> devno >> root >> point >> options) || point.front() != '/') continue;
+    ++mounts;
+    INFO(line);
+    const bool nodev = ("," + options + ",").find(",nodev,") != std::string::npos;
+    CHECK(nodev == !devices.count(point));
+  }
+  CHECK(mounts >= 8);
+  CHECK(r.stdout_data.substr(r.stdout_data.size() - 2) == "8\n");  // /dev/urandom read, /dev/null written
 }
 
 TEST_CASE("escape: .git/hooks cannot be written when .git is read-only") {
