@@ -31,6 +31,7 @@
 #include "engine/cpu_kernels.h"
 #include "engine/engine_session.h"
 #include "engine/nemotronh.h"
+#include "engine/random_checkpoint.h"
 #include "engine/safetensors.h"
 
 using namespace nagent::engine;
@@ -42,56 +43,10 @@ double now() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// The bench_torch.py shape: H 768, 14 layers M-M-M*-M-M-M*-, vocab 32000 (~104M parameters).
+// The bench_torch.py shape (engine/random_checkpoint.h), in a temporary directory.
 std::string write_random_checkpoint() {
   const fs::path dir = fs::temp_directory_path() / ("nagent_bench_ckpt_" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  const int64_t H = 768, V = 32000, Hm = 24, P = 64, N = 64, G = 4, K = 4, Hq = 12, Hkv = 4, hd = 64, I = 3072;
-  const std::string pattern = "M-M-M*-M-M-M*-";
-  nlohmann::json cfg = {{"model_type", "nemotron_h"}, {"vocab_size", V}, {"hidden_size", H},
-                        {"hybrid_override_pattern", pattern}, {"num_attention_heads", Hq},
-                        {"num_key_value_heads", Hkv}, {"head_dim", hd}, {"intermediate_size", I},
-                        {"ssm_state_size", N}, {"mamba_num_heads", Hm}, {"mamba_head_dim", P}, {"n_groups", G},
-                        {"conv_kernel", K}, {"chunk_size", 128}, {"torch_dtype", "bfloat16"}};
-  std::ofstream(dir / "config.json") << cfg.dump(2);
-  std::vector<std::pair<std::string, std::vector<int64_t>>> specs = {{"backbone.embeddings.weight", {V, H}},
-                                                                     {"backbone.norm_f.weight", {H}},
-                                                                     {"lm_head.weight", {V, H}}};
-  const int64_t d_inner = Hm * P, conv = d_inner + 2 * G * N;
-  for (size_t l = 0; l < pattern.size(); ++l) {
-    const std::string p = "backbone.layers." + std::to_string(l) + ".";
-    specs.push_back({p + "norm.weight", {H}});
-    const std::string m = p + "mixer.";
-    if (pattern[l] == 'M') {
-      for (auto& s : std::vector<std::pair<std::string, std::vector<int64_t>>>{
-               {"in_proj.weight", {2 * d_inner + 2 * G * N + Hm, H}}, {"conv1d.weight", {conv, 1, K}},
-               {"conv1d.bias", {conv}}, {"A_log", {Hm}}, {"dt_bias", {Hm}}, {"D", {Hm}},
-               {"norm.weight", {d_inner}}, {"out_proj.weight", {H, d_inner}}})
-        specs.push_back({m + s.first, s.second});
-    } else if (pattern[l] == '*') {
-      specs.push_back({m + "q_proj.weight", {Hq * hd, H}});
-      specs.push_back({m + "k_proj.weight", {Hkv * hd, H}});
-      specs.push_back({m + "v_proj.weight", {Hkv * hd, H}});
-      specs.push_back({m + "o_proj.weight", {H, Hq * hd}});
-    } else {
-      specs.push_back({m + "up_proj.weight", {I, H}});
-      specs.push_back({m + "down_proj.weight", {H, I}});
-    }
-  }
-  std::mt19937 rng(7);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<std::vector<uint16_t>> data;
-  std::vector<TensorToWrite> tensors;
-  for (const auto& [name, shape] : specs) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    const float scale = shape.size() == 2 ? 1.0f / std::sqrt(static_cast<float>(shape[1])) : 0.1f;
-    std::vector<uint16_t> v(static_cast<size_t>(n));
-    for (auto& x : v) x = f32_to_bf16(normal(rng) * scale + (shape.size() == 1 ? 1.0f : 0.0f));
-    data.push_back(std::move(v));
-    tensors.push_back({name, DType::BF16, shape, data.back().data()});
-  }
-  write_safetensors((dir / "model.safetensors").string(), tensors);
+  nagent::engine::write_random_checkpoint(dir.string(), small_benchmark_config());
   return dir.string();
 }
 

@@ -28,7 +28,7 @@ int fail(int code, const std::string& message) {
 static void print_help() {
   std::printf("nagent %s: agent orchestration runtime for Nemotron 3 models\n\n", NAGENT_VERSION);
   std::printf("usage: nagent <command> [options]\n\ncommands:\n");
-  for (const auto& c : registered_commands()) std::printf("  %-10s %s\n", c.name, c.summary);
+  for (const auto& c : registered_commands()) std::printf("  %-12s %s\n", c.name, c.summary);
   std::printf("\n'nagent <command> --help' shows a command's options.\n");
 }
 
