@@ -5,20 +5,20 @@
 // the fixture. No timings are asserted.
 #include <catch2/catch.hpp>
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "engine/nemotronh.h"
 #include "engine/random_checkpoint.h"
+#include "support/child_process.h"
 
 using namespace nagent::engine;
 namespace fs = std::filesystem;
@@ -27,25 +27,12 @@ namespace {
 
 const std::string kFixtures = std::string(NAGENT_SOURCE_DIR) + "/tests/fixtures/nemotronh";
 
-struct Result {
-  int code;
-  std::string out, err;
-};
-
-Result run(const std::string& args) {
-  const fs::path err = fs::temp_directory_path() / ("bench_engine_cli_err_" + std::to_string(getpid()));
-  const std::string cmd = std::string(NAGENT_BINARY) + " " + args + " 2>" + err.string();
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  const int status = pclose(p);
-  std::ifstream in(err);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  fs::remove(err);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out, ss.str()};
+// args: words separated by spaces (no quoting needed by these tests).
+ChildResult run(const std::string& args) {
+  std::vector<std::string> argv{NAGENT_BINARY};
+  std::istringstream words(args);
+  for (std::string w; words >> w;) argv.push_back(w);
+  return run_child(argv);
 }
 
 // A fixture's config.json as JSON (Python's Infinity written as 1e308).
@@ -77,8 +64,8 @@ void check_report(const nlohmann::json& j, int64_t batch, int64_t prompt, int64_
 }  // namespace
 
 TEST_CASE("bench-engine --shape small on the CPU prints JSON with positive rates") {
-  const Result r = run("bench-engine --shape small --prompt-len 16 --gen-len 4 --batch 2 --device cpu --threads 2 --json");
-  REQUIRE(r.code == 0);
+  const ChildResult r = run("bench-engine --shape small --prompt-len 16 --gen-len 4 --batch 2 --device cpu --threads 2 --json");
+  REQUIRE(r.exit_code == 0);
   const auto j = nlohmann::json::parse(r.out);
   check_report(j, 2, 16, 4);
   CHECK(j["pattern"] == "M-M-M*-M-M-M*-");
@@ -90,8 +77,8 @@ TEST_CASE("bench-engine --shape small on the CPU prints JSON with positive rates
 
 TEST_CASE("bench-engine --model on the nano fixture, batch 1, table and JSON") {
   const std::string model = kFixtures + "/nano_fp32";
-  const Result r = run("bench-engine --model " + model + " --prompt-len 8 --gen-len 3 --device cpu --json");
-  REQUIRE(r.code == 0);
+  const ChildResult r = run("bench-engine --model " + model + " --prompt-len 8 --gen-len 3 --device cpu --json");
+  REQUIRE(r.exit_code == 0);
   const auto j = nlohmann::json::parse(r.out);
   check_report(j, 1, 8, 3);
   CHECK(j["source"] == model);
@@ -99,8 +86,8 @@ TEST_CASE("bench-engine --model on the nano fixture, batch 1, table and JSON") {
   CHECK(static_cast<uint64_t>(j["weight_bytes"].get<int64_t>()) ==
         fs::file_size(model + "/model.safetensors"));
 
-  const Result t = run("bench-engine --model " + model + " --prompt-len 8 --gen-len 3 --batch 3 --device cpu");
-  REQUIRE(t.code == 0);
+  const ChildResult t = run("bench-engine --model " + model + " --prompt-len 8 --gen-len 3 --batch 3 --device cpu");
+  REQUIRE(t.exit_code == 0);
   for (const char* row : {"load", "prefill", "decode", "weights", "state", "device"})
     CHECK(t.out.find(row) != std::string::npos);
 }
@@ -113,18 +100,18 @@ TEST_CASE("bench-engine refuses bad arguments with a one-line usage error") {
         "--model " + nano + " --gen-len 1x", "--model " + nano + " --threads many", "--model " + nano + " --bogus",
         "--model " + nano + " --device tpu"}) {
     INFO(args);
-    const Result r = run("bench-engine " + args);
-    CHECK(r.code == 2);
+    const ChildResult r = run("bench-engine " + args);
+    CHECK(r.exit_code == 2);
     CHECK(r.out.empty());
     CHECK(r.err.rfind("nagent: ", 0) == 0);
   }
   CHECK(run("bench-engine --shape huge").err.find("known: small, nemotron-3-nano-30b-a3b") != std::string::npos);
-  CHECK(run("bench-engine --help").code == 0);
+  CHECK(run("bench-engine --help").exit_code == 0);
 }
 
 TEST_CASE("bench-engine: a missing model directory is a runtime error") {
-  const Result r = run("bench-engine --model /nonexistent/model --device cpu");
-  CHECK(r.code == 3);
+  const ChildResult r = run("bench-engine --model /nonexistent/model --device cpu");
+  CHECK(r.exit_code == 3);
 }
 
 TEST_CASE("bench-engine: the 30B shape on a CPU without the memory says how much it needs") {
@@ -134,8 +121,8 @@ TEST_CASE("bench-engine: the 30B shape on a CPU without the memory says how much
     WARN("not checked: this machine has the memory for the 30B shape's random weights");
     return;
   }
-  const Result r = run("bench-engine --shape nemotron-3-nano-30b-a3b --device cpu --json");
-  CHECK(r.code == 2);
+  const ChildResult r = run("bench-engine --shape nemotron-3-nano-30b-a3b --device cpu --json");
+  CHECK(r.exit_code == 2);
   CHECK(r.out.empty());
   INFO(r.err);
   CHECK(r.err.find("GiB of memory") != std::string::npos);
