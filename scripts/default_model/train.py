@@ -15,9 +15,11 @@ usage: train.py --corpus DIR (train.jsonl.gz, heldout.jsonl.gz from episodes.py)
                 [--resume DIR (an earlier OUTDIR)] [--budget-s 420]
 """
 import argparse
+import concurrent.futures
 import gzip
 import json
 import math
+import multiprocessing
 import os
 import random
 import sys
@@ -26,6 +28,7 @@ import types
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import numpy as np
 import torch
 from safetensors.torch import save_file
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -33,6 +36,7 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, train
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "engine_reference"))
 import nemotronh_ref as ref  # noqa: E402
 from fast_nemotronh import FastNemotronH  # noqa: E402
+import rename  # noqa: E402
 
 SPECIAL = ["<unk>", "<s>", "</s>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>",
            "</tool_call>", "<tool_response>", "</tool_response>"]
@@ -135,6 +139,46 @@ def encode_sequences(tok, records, max_len):
     return out
 
 
+# Renamed epochs (rename.py) are prepared in worker processes while the GPU trains on the last
+# one; each worker reads the corpus and the tokenizer once.
+_worker = {}
+
+
+def _worker_init(corpus_path, tokenizer_path, max_len):
+    records = read_corpus(corpus_path)
+    _worker.update(records=records, renamer=rename.Renamer(rename.fixed_text_of(records)),
+                   tok=Tokenizer.from_file(tokenizer_path), max_len=max_len)
+
+
+def _renamed_part(seed, part, parts):
+    rng = random.Random(seed * 1000003 + part)
+    records = [_worker["renamer"].rename(r, rng) for r in _worker["records"][part::parts]]
+    return [(ids.numpy().astype(np.int16), m.numpy())
+            for ids, m in encode_sequences(_worker["tok"], records, _worker["max_len"])]
+
+
+class RenamedEpochs:
+    """The training set with fresh names for each epoch, one epoch prepared ahead."""
+
+    def __init__(self, corpus_path, tokenizer_path, max_len, seed, workers):
+        self.parts, self.seed, self.epoch = workers, seed, 0
+        # spawned, not forked: the parent has CUDA initialised and threads running
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init,
+            initargs=(corpus_path, tokenizer_path, max_len))
+        self.pending = self._submit()
+
+    def _submit(self):
+        self.epoch += 1
+        return [self.pool.submit(_renamed_part, self.seed + self.epoch, p, self.parts) for p in range(self.parts)]
+
+    def next(self):
+        seqs = [(torch.from_numpy(ids.astype(np.int64)), torch.from_numpy(m))
+                for f in self.pending for ids, m in f.result()]
+        self.pending = self._submit()
+        return seqs
+
+
 def batches(seqs, tokens_per_batch, rng):
     """Length-bucketed batches of about tokens_per_batch tokens, right-padded (causal: padding
     after a sequence cannot change its earlier positions)."""
@@ -214,39 +258,18 @@ def copy_batch(gen, rows, length):
     return ids, mask
 
 
-class GrowingCorpus:
-    """The complete lines that episode generators have appended to DIR/*.jsonl since last asked."""
-
-    def __init__(self, directory):
-        self.directory, self.offsets = directory, {}
-
-    def new_records(self):
-        out = []
-        for name in sorted(os.listdir(self.directory)) if os.path.isdir(self.directory) else []:
-            if not name.endswith(".jsonl"):
-                continue
-            path = os.path.join(self.directory, name)
-            with open(path, "rb") as f:
-                f.seek(self.offsets.get(path, 0))
-                data = f.read()
-            end = data.rfind(b"\n") + 1
-            self.offsets[path] = self.offsets.get(path, 0) + end
-            out += [json.loads(line) for line in data[:end].splitlines() if line.strip()]
-        return out
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--resume", default=None)
-    ap.add_argument("--grow", default=None, help="a directory episode generators are still writing to: "
-                    "its new complete lines join the training set at every epoch")
+    ap.add_argument("--rename-workers", type=int, default=max(1, min(8, (os.cpu_count() or 2) - 2)),
+                    help="processes preparing the next epoch's renamed episodes (rename.py); 0: no renaming")
     ap.add_argument("--budget-s", type=float, default=420)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--tokens-per-batch", type=int, default=65536)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--copy-share", type=float, default=0.5,
+    ap.add_argument("--copy-share", type=float, default=0.3,
                     help="share of steps on the auxiliary copying batches (copy_batch)")
     a = ap.parse_args()
     t_start = time.time()
@@ -312,14 +335,17 @@ def main():
     epoch = 0
     t_train = time.time()
     done = False
-    growing = GrowingCorpus(a.grow) if a.grow else None
+    renamed = None
+    if a.rename_workers:
+        renamed = RenamedEpochs(os.path.join(a.corpus, "train.jsonl.gz"), os.path.join(model_dir, "tokenizer.json"),
+                                CONFIG["max_position_embeddings"], a.seed, a.rename_workers)
     copy_gen = torch.Generator().manual_seed(a.seed + 1)
     while not done:
         epoch += 1
-        if growing:
-            fresh = encode_sequences(tok, growing.new_records(), CONFIG["max_position_embeddings"])
-            train_seqs += fresh
-            print(f"epoch {epoch}: {len(fresh)} new sequences from {a.grow}, {len(train_seqs)} in all", flush=True)
+        if renamed:
+            t0 = time.time()
+            train_seqs = renamed.next()
+            print(f"epoch {epoch}: {len(train_seqs)} renamed sequences (waited {time.time() - t0:.1f} s)", flush=True)
         model.train()
         for ids, mask in batches(train_seqs, a.tokens_per_batch, rng):
             copying = rng.random() < a.copy_share
