@@ -330,7 +330,7 @@ def main():
 
     log = open(os.path.join(a.out, "train_log.jsonl"), "a")
     budget_end = t_start + a.budget_s
-    warmup = 100 if not a.resume else 1
+    warmup = 100 if not a.resume else 30  # a fresh optimizer: no full-size first steps
     seen = 0
     epoch = 0
     t_train = time.time()
