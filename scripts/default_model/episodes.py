@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -70,7 +71,7 @@ class Teacher:
         while module.count(old) > 1:  # the text occurs elsewhere too: include the lines above
             above -= 1
             old, new = lines[above] + "\n" + old, lines[above] + "\n" + new
-        self.nonunique = None
+        self.nonunique = self.missing = None
         if 0.06 <= detour < 0.18:
             stripped = b.buggy_line.strip()
             if module.count(stripped) > 1 and b.fixed_line.strip() != stripped:
@@ -83,6 +84,15 @@ class Teacher:
                                                       "new_str": b.fixed_line.strip()}, False))
             self.turns.append(("That text occurs more than once. I include the whole line, with its "
                                "indentation, to make it unique.\n", "edit_file",
+                               {"path": b.path, "old_str": old, "new_str": new}, True))
+        elif 0.30 <= detour < 0.40 and self._misquote(module, b.buggy_line):
+            # an old_str that is not in the file (a misremembered line, no loss): the tool answers
+            # with the closest region, and the agent copies the line from there
+            self.missing = self._misquote(module, b.buggy_line)
+            self.turns.append((reason, "edit_file", {"path": b.path, "old_str": self.missing,
+                                                      "new_str": b.fixed_line.strip()}, False))
+            self.turns.append((f"That text is not in the file. The closest line is line {b.line_no}, "
+                               f"`{b.buggy_line.strip()}`; I copy it exactly.\n", "edit_file",
                                {"path": b.path, "old_str": old, "new_str": new}, True))
         elif 0.18 <= detour < 0.30 and b.wrong_line:
             # a wrong first fix (no loss), the tests still failing, then the right fix
@@ -106,6 +116,19 @@ class Teacher:
         self.log = []  # (request body, reasoning, content, loss)
         self.failure = None
 
+    @staticmethod
+    def _misquote(module, line):
+        """The line with one identifier or number changed, as a model misremembers it; None when
+        every such change is in the module."""
+        for m in re.finditer(r"\b(\w+)\b", line.strip()):
+            w = m.group(1)
+            alt = str(int(w) + 2) if w.isdigit() else w + "s" if not w.endswith("s") else w[:-1]
+            text = line.strip()
+            text = text[:m.start()] + alt + text[m.end():]
+            if text not in module:
+                return text
+        return None
+
     def expect(self, messages):
         """Checks that the runtime answered the previous turn as planned."""
         if self.step == 0:
@@ -121,6 +144,8 @@ class Teacher:
             ok = self.repo.bug.path in text
         elif name == "edit_file" and prev[2]["old_str"] == self.nonunique:
             ok = "once" in text or "occurs" in text or "times" in text
+        elif name == "edit_file" and prev[2]["old_str"] == self.missing:
+            ok = "not found" in text and f"{self.repo.bug.line_no}\t{self.repo.bug.buggy_line}" in text
         elif name == "edit_file":
             ok = text.startswith("Edited")
         elif name == "run_tests" and (self.step == 1 or self.step in self.expect_failing):

@@ -17,6 +17,7 @@ import zlib
 from templates import TEMPLATES
 
 SITE = re.compile(r"«(.*?)\|(.*?)\|(\w+)»")
+LINE_MUTATION_SHARE = 0.5  # of train repositories: a bug from line_mutations, not a marked site
 
 # Identifier words. A word belongs to the held-out split when its CRC32 is 0 mod 6, so the two
 # splits never share one; names are composed from them (and from syllables) so that almost every
@@ -147,6 +148,59 @@ def render(template, name, bug_site=None):
     return src.replace("{name}", name).replace("{doc}", template["doc"])
 
 
+# Bugs at any line of a template, beyond its marked sites (train split only). With a few marked
+# sites per function a small model learns each (function, site) pair by heart and cannot repair
+# a site it has not seen; with every line a possible site it has to find the line that differs.
+# A line holding a held-out site is never mutated, so held-out sites stay unseen.
+_NUMBER = re.compile(r"(?<![\w.])(\d+)(?![\w.])")
+_LINE_MUTATIONS = [
+    (re.compile(r"<="), "<", "comparison"), (re.compile(r"(?<![<>=!-])<(?![<=])"), "<=", "comparison"),
+    (re.compile(r">="), ">", "comparison"), (re.compile(r"(?<![<>=!-])>(?![>=])"), ">=", "comparison"),
+    (re.compile(r"=="), "!=", "comparison"), (re.compile(r"!="), "==", "comparison"),
+    (re.compile(r" \+ "), " - ", "operator"), (re.compile(r" - "), " + ", "operator"),
+    (re.compile(r" \* "), " + ", "operator"), (re.compile(r"//"), "/", "operator"),
+    (re.compile(r"\+="), "-=", "operator"), (re.compile(r"-="), "+=", "operator"), (re.compile(r"\*="), "+=", "operator"),
+]
+
+
+def _number_kind(line, m):
+    """off_by_one for a count or index (inside range(), [], next to len()), else constant."""
+    before = line[:m.start()]
+    if "len(" in line or before.count("[") > before.count("]") or "range(" in before:
+        return "off_by_one"
+    return "constant"
+
+
+def line_mutations(template, correct_lines):
+    """[(line index, mutated line, kind)] over the lines of a rendered template that hold no
+    held-out site (and are not its def or docstring lines)."""
+    src_lines = template["src"].splitlines()
+    ti = TEMPLATES.index(template)
+    sites = sites_of(template)
+    held_lines = set()
+    counter = 0
+    for i, line in enumerate(src_lines):
+        for _ in SITE.finditer(line):
+            if split_of_site(ti, counter, len(sites)) == "heldout":
+                held_lines.add(i)
+            counter += 1
+    out = []
+    for i, line in enumerate(correct_lines):
+        if i < 2 or i in held_lines or line.lstrip().startswith(("raise", '"""', "#")):
+            continue
+        for pattern, repl, kind in _LINE_MUTATIONS:
+            for m in pattern.finditer(line):
+                out.append((i, line[:m.start()] + repl + line[m.end():], kind))
+        for m in _NUMBER.finditer(line):
+            n = int(m.group(1))
+            for v in {n + 1, n - 1} - {-1}:
+                out.append((i, line[:m.start()] + str(v) + line[m.end():], _number_kind(line, m)))
+        ret = re.fullmatch(r"(\s*)return (\w+)", line)
+        if ret:
+            out.append((i, ret.group(1) + ret.group(2), "missing_return"))
+    return out
+
+
 class _Timeout(Exception):
     pass
 
@@ -223,6 +277,9 @@ def _try_make_repo(rng, split):
     candidates = [(ti, si) for ti, t in enumerate(TEMPLATES) for si in range(len(sites_of(t)))
                   if split_of_site(ti, si, len(sites_of(t))) == split]
     ti, si = rng.choice(candidates)
+    mutate = split == "train" and rng.random() < LINE_MUTATION_SHARE  # line_mutations, not site si
+    if mutate:
+        ti = rng.randrange(len(TEMPLATES))
     others = rng.sample([i for i in range(len(TEMPLATES)) if i != ti], rng.randint(1, 3))
     order = others + [ti]
     rng.shuffle(order)
@@ -235,7 +292,21 @@ def _try_make_repo(rng, split):
     if any(n in RESERVED_NAMES for n in [pkg, mod, *names.values()]):
         return None
     correct = {i: render(TEMPLATES[i], names[i]) for i in order}
-    buggy_src = render(TEMPLATES[ti], names[ti], bug_site=si)
+    mutation = None  # (line index, buggy line, kind)
+    if mutate:
+        mutations = line_mutations(TEMPLATES[ti], correct[ti].splitlines())
+        if not mutations:
+            return None
+        mutation = rng.choice(mutations)
+        lines = correct[ti].splitlines()
+        lines[mutation[0]] = mutation[1]
+        buggy_src = "\n".join(lines) + "\n"
+        try:
+            compile(buggy_src, "<buggy>", "exec")
+        except SyntaxError:
+            return None
+    else:
+        buggy_src = render(TEMPLATES[ti], names[ti], bug_site=si)
 
     module_text = f'"""{mod.replace("_", " ").capitalize()} helpers of {pkg}."""\n'
     for i in order:
@@ -283,7 +354,7 @@ def _try_make_repo(rng, split):
         return None
     k = diff[0]
     offset = module_text.splitlines().index(buggy_lines[0])  # the def line is unique in the module
-    bug = Bug(path=path, func=names[ti], kind=sites_of(TEMPLATES[ti])[si][2],
+    bug = Bug(path=path, func=names[ti], kind=mutation[2] if mutation else sites_of(TEMPLATES[ti])[si][2],
               buggy_line=buggy_lines[k], fixed_line=correct_lines[k], line_no=offset + k + 1)
     bug.wrong_line = _wrong_fix(rng, correct_lines, k, buggy_lines[k], names[ti], tests[order.index(ti)][1])
     phrasing = rng.choice(PHRASINGS[split])
