@@ -191,7 +191,8 @@ void check_mamba(cudaStream_t st, int T, int Q, cu::MambaDims d) {
   // separate kernels (the same float operations: expected bit for bit, allowed rounding).
   Dev<float> dcs2(conv_state), dconv2(size_t(T) * CD), ddt2(size_t(T) * d.heads);
   if (T == 1)
-    cu::mamba_conv_dt_step(dzx.p(), d, dcs2.p(), dcw.p(), dcb.p(), dconv2.p(), ddb.p(), 0.0f, INFINITY, ddt2.p(), st);
+    cu::mamba_conv_dt_step(dzx.p(), 1, d, {dcs2.p(), nullptr, 0}, dcw.p(), dcb.p(), dconv2.p(), ddb.p(),
+                           {0.0f, INFINITY, 0.0f, nullptr}, ddt2.p(), st);
   cu::mamba_conv(dzx.p(), T, d, dcs.p(), dcw.p(), dcb.p(), dconv.p(), st);
   cu::mamba_dt(dzx.p(), T, d, ddb.p(), 0.0f, INFINITY, ddt.p(), st);
   if (T == 1)
@@ -199,7 +200,7 @@ void check_mamba(cudaStream_t st, int T, int Q, cu::MambaDims d) {
            std::max({rel(dconv2.get(), dconv.get()), rel(ddt2.get(), ddt.get()), rel(dcs2.get(), dcs.get())}), 1e-6);
   std::vector<float> ws_dummy;
   Dev<float> dws(std::max<int64_t>(1, cu::ssd_workspace_floats(T, Q, d)));
-  if (T == 1) cu::ssd_step(dconv.p(), ddt.p(), dA.p(), dD.p(), d, dssm.p(), dy.p(), st);
+  if (T == 1) cu::ssd_step(dconv.p(), ddt.p(), dA.p(), dD.p(), d, 1, {dssm.p(), nullptr, 0}, dy.p(), st);
   else cu::ssd_chunked(dconv.p(), ddt.p(), dA.p(), dD.p(), T, Q, d, dssm.p(), dy.p(), dws.p(), st);
   // Reference.
   std::vector<float> in(size_t(K - 1 + T) * CD), conv(size_t(T) * CD), dt(size_t(T) * d.heads);
@@ -261,9 +262,9 @@ void check_attention(cudaStream_t st, int T, int64_t pos, int Hq, int Hkv, int h
   Dev<float> dk(k), dv(v), dq(q), dout(size_t(T) * Hq * hd);
   cu::kv_append(dk.p(), dv.p(), keys, 0, kv, st);  // history and the new tokens
   if (T == 1) {
-    Dev<float> ws(cu::attention_decode_workspace_floats(Hq, Hkv, hd));
+    Dev<float> ws(cu::attention_decode_workspace_floats(1, Hq, Hkv, hd));
     Dev<int32_t> dpos(std::vector<int32_t>{static_cast<int32_t>(pos)});  // read on the device
-    cu::attention_decode(dq.p(), dpos.p(), Hq, Hkv, hd, kv, ws.p(), dout.p(), st);
+    cu::attention_decode(dq.p(), 1, {dpos.p(), nullptr}, Hq, Hkv, hd, kv, ws.p(), dout.p(), st);
   } else {
     cu::attention_prefill(dq.p(), T, pos, Hq, Hkv, hd, kv, dout.p(), st);
   }
