@@ -137,7 +137,7 @@ void expert_gemv(const bf16* W, int64_t expert_stride, const int32_t* ids, int64
 // The S = T*k slots grouped by expert on the device (no host round trip; a few tokens' worth,
 // as batched decode has): slots[offsets[e] .. offsets[e+1]) are expert e's slots in slot order,
 // experts[0 .. *n_experts) the experts with any slot, ascending. Sizes: offsets E+1, slots S,
-// experts min(E, S), n_experts 1 (all device).
+// experts min(E, S), n_experts 1 (all device); S at most 10240.
 struct ExpertGroups {
   int32_t* offsets;
   int32_t* slots;

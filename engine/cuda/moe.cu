@@ -122,16 +122,19 @@ __global__ void expert_gemv_kernel(const bf16* W, int64_t stride, const int32_t*
   }
 }
 
-// One warp: counts per expert, their exclusive prefix (each lane a contiguous run of experts,
-// then a warp scan), the list of experts in use, then the slots placed in rounds of 32 in slot
-// order (__match_any_sync ranks the lanes that share an expert), so the grouping is stable and
-// the same on every run.
+// One warp: the ids into shared memory, counts per expert, their exclusive prefix (each lane a
+// contiguous run of experts, then a warp scan), the list of experts in use, then the slots
+// placed in rounds of 32 in slot order (__match_any_sync ranks the lanes that share an expert),
+// so the grouping is stable and the same on every run.
+constexpr int kMaxGroupSlots = 10240;  // the ids in shared memory (40 KiB, within the default 48)
 __global__ void __launch_bounds__(32) group_kernel(const int32_t* ids, int64_t S, int E, ExpertGroups g) {
   const int lane = threadIdx.x;
   __shared__ int count[kMaxExperts], fill[kMaxExperts];
+  extern __shared__ int sid[];  // [S]
   for (int e = lane; e < E; e += 32) count[e] = 0;
+  for (int64_t s = lane; s < S; s += 32) sid[s] = ids[s];
   __syncwarp();
-  for (int64_t s = lane; s < S; s += 32) atomicAdd(&count[ids[s]], 1);
+  for (int64_t s = lane; s < S; s += 32) atomicAdd(&count[sid[s]], 1);
   __syncwarp();
   const int per = (E + 31) / 32, e0 = min(E, lane * per), e1 = min(E, e0 + per);
   int run = 0, used = 0;
@@ -164,7 +167,7 @@ __global__ void __launch_bounds__(32) group_kernel(const int32_t* ids, int64_t S
   const unsigned lower = (1u << lane) - 1;
   for (int64_t base = 0; base < S; base += 32) {
     const int64_t s = base + lane;
-    const int e = s < S ? ids[s] : -1;  // lanes past S: a group of their own that writes nothing
+    const int e = s < S ? sid[s] : -1;  // lanes past S: a group of their own that writes nothing
     const unsigned same = __match_any_sync(0xffffffffu, e);
     if (e >= 0) g.slots[fill[e] + __popc(same & lower)] = static_cast<int32_t>(s);
     __syncwarp();
@@ -212,9 +215,10 @@ void expert_gemv(const bf16* W, int64_t expert_stride, const int32_t* ids, int64
 }
 
 void moe_group(const int32_t* ids, int64_t S, int E, const ExpertGroups& g, cudaStream_t stream) {
-  if (E > kMaxExperts) throw std::invalid_argument("MoE grouping: at most 512 experts");
+  if (E > kMaxExperts || S > kMaxGroupSlots)
+    throw std::invalid_argument("MoE grouping: at most 512 experts and 10240 slots");
   if (S == 0) return;
-  group_kernel<<<1, 32, 0, stream>>>(ids, S, E, g);
+  group_kernel<<<1, 32, S * sizeof(int), stream>>>(ids, S, E, g);
   NAGENT_LAUNCH_CHECK();
 }
 
