@@ -531,21 +531,24 @@ struct Reference {
   }
 };
 
-// Per-row errors of two [rows, V] arrays: a discrete routing flip (a near-tie of router scores
-// resolved differently under bf16 rounding) changes one row a lot in these tiny random models,
-// while a wrong kernel moves every row. So: the median row must be close and at most one row
+// Per-row errors (compare_rows: of two [rows, V] arrays; or one per session): a discrete
+// routing flip (a near-tie of router scores resolved differently under bf16 rounding) changes
+// one row a lot in these tiny random models, while a wrong kernel moves every row. So: the median row must be close and at most one row
 // in eight may be off by more than 0.1 (reported, with the worst row).
-void compare_rows(const std::string& name, const std::vector<float>& a, const std::vector<float>& b, int64_t V) {
-  std::vector<double> e;
-  for (size_t r = 0; r * V < b.size(); ++r)
-    e.push_back(rel(std::vector<float>(a.begin() + r * V, a.begin() + (r + 1) * V),
-                    std::vector<float>(b.begin() + r * V, b.begin() + (r + 1) * V)));
+void report_rows(const std::string& name, const std::vector<double>& e) {
   std::vector<double> sorted = e;
   std::sort(sorted.begin(), sorted.end());
   const size_t off = std::count_if(e.begin(), e.end(), [](double x) { return !(x <= 0.1); });
   char tag[96];
   std::snprintf(tag, sizeof(tag), " (median row; worst %.2e, %zu/%zu rows > 0.1)", sorted.back(), off, e.size());
   report(name + tag, off * 8 > e.size() ? INFINITY : sorted[sorted.size() / 2], 3e-2);
+}
+void compare_rows(const std::string& name, const std::vector<float>& a, const std::vector<float>& b, int64_t V) {
+  std::vector<double> e;
+  for (size_t r = 0; r * V < b.size(); ++r)
+    e.push_back(rel(std::vector<float>(a.begin() + r * V, a.begin() + (r + 1) * V),
+                    std::vector<float>(b.begin() + r * V, b.begin() + (r + 1) * V)));
+  report_rows(name, e);
 }
 
 struct Logits {
@@ -647,11 +650,13 @@ std::vector<float> state_numbers(const LanguageModel& m, const ModelState& s) {
 
 // Batched decode (decode_batch) of n sessions against each session decoded alone (forward),
 // from copies of the same states: prompts of different lengths (an empty one, some past the
-// 64-token KV page, some crossing it during the steps). One step: logits and states; n = 1 is
-// the same kernels as the single-sequence step, so bitwise. Then 20 greedy steps: tokens
-// identical, except where the two paths part at a near-tie (the gap between the two tokens'
-// logits within twice the largest logit difference of that row: bf16 rounding of the
-// activations in the batched GEMMs when n > 8), after which that session is not compared.
+// 64-token KV page, some crossing it during the steps). One step: positions and states (per
+// session, judged as compare_rows judges logit rows: a routing flip moves one session a lot);
+// n = 1 is the same kernels as the single-sequence step, so bitwise. Then 20 greedy steps:
+// tokens identical, except where the two paths part at a near-tie (the gap between the two
+// tokens' logits within 8x the rms logit difference of that row: bf16 rounding of the
+// activations in the batched GEMMs when n > 8), after which that session is not compared; a
+// parting at a wider gap fails.
 // Then the same 21 steps again from the start with the CUDA graphs off, fed the same tokens:
 // the graphed batch steps must equal the eager ones bitwise.
 void check_decode_batch(const std::string& dir, const std::string& name, DtClamp clamp) {
@@ -687,14 +692,15 @@ void check_decode_batch(const std::string& dir, const std::string& name, DtClamp
       graphed.insert(graphed.end(), got.begin(), got.end());
       for (int i = 0; i < n; ++i) gpu.forward(single[i], &next_s[i], 1, &want[size_t(i) * V], false);
       if (step == 0) {
-        double pos_wrong = 0, state_err = 0;
+        double pos_wrong = 0;
+        std::vector<double> state_err;
         for (int i = 0; i < n; ++i) {
           pos_wrong += batched[i].position != single[i].position;
-          state_err = std::max(state_err, rel(state_numbers(gpu, batched[i]), state_numbers(gpu, single[i])));
+          state_err.push_back(rel(state_numbers(gpu, batched[i]), state_numbers(gpu, single[i])));
         }
         report(tag + " one step: positions (mismatches)", pos_wrong, 0.0);
-        report(tag + " one step: states ~ forward alone" + (n == 1 ? " (bitwise)" : ""), state_err,
-               n == 1 ? 0.0 : 1e-2);
+        if (n == 1) report(tag + " one step: state == forward alone, bitwise", state_err[0], 0.0);
+        else report_rows(tag + " one step: states ~ forward alone", state_err);
       }
       for (int i = 0; i < n; ++i) {
         const float* b = &got[size_t(i) * V];
@@ -704,9 +710,9 @@ void check_decode_batch(const std::string& dir, const std::string& name, DtClamp
           got_rows.insert(got_rows.end(), b, b + V);
           want_rows.insert(want_rows.end(), w, w + V);
           if (tb != ts) {
-            double diff = 0;
-            for (int64_t j = 0; j < V; ++j) diff = std::max(diff, std::fabs(double(b[j]) - w[j]));
-            if (double(w[ts]) - w[tb] <= 2 * diff) ++partings;
+            double sq = 0;
+            for (int64_t j = 0; j < V; ++j) sq += (double(b[j]) - w[j]) * (double(b[j]) - w[j]);
+            if (double(w[ts]) - w[tb] <= 8 * std::sqrt(sq / V)) ++partings;
             else ++unexplained;
             parted[i] = true;
           }
