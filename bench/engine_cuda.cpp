@@ -217,7 +217,7 @@ int main(int argc, char** argv) {
                 prefill = arg(argc, argv, "--prefill", 8192);
   const std::vector<int64_t> batches = list_arg(argc, argv, "--batch", "1,8,32,64");
   const int64_t max_b = *std::max_element(batches.begin(), batches.end());
-  const int64_t batch_steps = std::min<int64_t>(steps, 32);
+  const int64_t batch_steps = std::clamp<int64_t>(steps, 1, 32);
   if (cu::device_count() == 0) {
     std::fprintf(stderr, "bench_engine_cuda: no CUDA GPU\n");
     return 77;
@@ -387,8 +387,9 @@ int main(int argc, char** argv) {
       std::printf("%-44s %9.3f ms %9.3f ms\n", "  step time", r.ms, roof);
       std::printf("%-44s %9.2f GB  (dense weights %.2f + experts %.2f + states/KV %.2f)\n", "  bytes per step",
                   bytes.total() / 1e9, bytes.dense / 1e9, bytes.experts / 1e9, bytes.per_seq / 1e9);
-      std::printf("%-44s %9.1f     (of %.0f, counted from the router; %.1f if uniform)\n",
-                  "  distinct experts per MoE layer", r.experts, E, E * (1 - std::pow(1 - k / E, double(r.B))));
+      if (E > 0)
+        std::printf("%-44s %9.1f     (of %.0f, counted from the router; %.1f if uniform)\n",
+                    "  distinct experts per MoE layer", r.experts, E, E * (1 - std::pow(1 - k / E, double(r.B))));
     }
     std::printf("%-44s %9.0f t/s %9.1f TF/s %9.1f%%\n", ("prefill " + std::to_string(prefill) + " tokens").c_str(),
                 prefill / (prefill_ms * 1e-3), prefill_flops / (prefill_ms * 1e-3) / 1e12,
