@@ -4,11 +4,16 @@
 // copy bandwidth measured in this run), and prefill tokens/s against the bf16 GEMM rate
 // measured in this run (cuBLASLt, 8192^3). Decode runs with the CUDA graph of the step on and
 // off and with gemv.cu's fast GEMV on and off; a kernel table times the one-token products of
-// the model's shapes through gemv1, the older warp-per-row GEMV and cuBLASLt at M = 1.
-//   bench_engine_cuda [--config FILE] [--prompt N] [--decode N] [--prefill N]
+// the model's shapes through gemv1, the older warp-per-row GEMV and cuBLASLt at M = 1. Batched
+// decode (decode_batch_device) of B sessions at the prompt's context: aggregate tokens/s against
+// the roofline of the bytes that step reads: every dense weight once, the distinct routed
+// experts the step selected (counted from the router output over a few extra steps), and each
+// session's states and KV cache.
+//   bench_engine_cuda [--config FILE] [--prompt N] [--decode N] [--prefill N] [--batch B,B,...]
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -122,29 +127,46 @@ GemvRow gemv_paths(cudaStream_t st, int64_t N, int64_t K) {
   return {N, K, time(0), time(1), time(2)};
 }
 
-// Bytes one decode token at context `ctx` reads: every weight it uses (k routed experts of each
-// MoE layer), the Mamba states (read and written), the KV cache, one embedding row.
-double decode_bytes(const ModelConfig& c, int64_t ctx) {
+// Bytes one decode step of B sequences at context `ctx` reads: every dense weight once,
+// `experts` routed experts of each MoE layer once each, and per sequence its Mamba states (read
+// and written), its KV cache and one embedding row.
+struct StepBytes {
+  double dense = 0, experts = 0, per_seq = 0;
+  double total() const { return dense + experts + per_seq; }
+};
+StepBytes step_bytes(const ModelConfig& c, int64_t ctx, int64_t B, double experts) {
   const double H = c.hidden_size, b = 2;
-  double bytes = H * b + double(c.vocab_size) * H * b;
+  StepBytes r;
+  r.dense = double(c.vocab_size) * H * b;
+  r.per_seq = B * H * b;
   const double kvd = double(c.num_key_value_heads) * c.head_dim, qd = double(c.num_attention_heads) * c.head_dim;
   for (LayerType t : c.layers) {
     switch (t) {
       case LayerType::kMamba:
-        bytes += (double(c.in_proj_out()) * H + H * c.d_inner()) * b;
-        bytes += 2.0 * 4 * ((c.conv_kernel - 1) * double(c.conv_dim()) + double(c.mamba_num_heads) * c.mamba_head_dim * c.ssm_state_size);
+        r.dense += (double(c.in_proj_out()) * H + H * c.d_inner()) * b;
+        r.per_seq += B * 2.0 * 4 *
+                     ((c.conv_kernel - 1) * double(c.conv_dim()) +
+                      double(c.mamba_num_heads) * c.mamba_head_dim * c.ssm_state_size);
         break;
-      case LayerType::kAttention: bytes += (2 * qd * H + 2 * kvd * H) * b + 2 * kvd * ctx * b; break;
-      case LayerType::kMlp: bytes += 2.0 * H * c.intermediate_size * b; break;
+      case LayerType::kAttention:
+        r.dense += (2 * qd * H + 2 * kvd * H) * b;
+        r.per_seq += B * 2 * kvd * ctx * b;
+        break;
+      case LayerType::kMlp: r.dense += 2.0 * H * c.intermediate_size * b; break;
       case LayerType::kMoe:
-        bytes += double(c.n_routed_experts) * H * 4;
-        bytes += double(c.num_experts_per_tok) * 2 * c.latent() * c.moe_intermediate_size * b;
-        if (c.n_shared_experts) bytes += 2.0 * H * c.shared_width() * b;
-        if (c.moe_latent_size) bytes += 2.0 * H * c.latent() * b;
+        r.dense += double(c.n_routed_experts) * H * 4;
+        r.experts += experts * 2 * c.latent() * c.moe_intermediate_size * b;
+        if (c.n_shared_experts) r.dense += 2.0 * H * c.shared_width() * b;
+        if (c.moe_latent_size) r.dense += 2.0 * H * c.latent() * b;
         break;
     }
   }
-  return bytes;
+  return r;
+}
+
+// Bytes one decode token at context `ctx` reads (batch 1: its k routed experts per MoE layer).
+double decode_bytes(const ModelConfig& c, int64_t ctx) {
+  return step_bytes(c, ctx, 1, double(c.num_experts_per_tok)).total();
 }
 
 // Multiply-adds per token (x2 = FLOP) of the projections, plus attention over `ctx` keys.
@@ -166,6 +188,19 @@ double token_flops(const ModelConfig& c, double ctx) {
   return 2 * macs;
 }
 
+std::vector<int64_t> list_arg(int argc, char** argv, const char* name, const std::string& fallback) {
+  std::string v = fallback;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) v = argv[i + 1];
+  std::vector<int64_t> out;
+  for (size_t at = 0; at < v.size();) {
+    const size_t comma = std::min(v.find(',', at), v.size());
+    out.push_back(std::stoll(v.substr(at, comma - at)));
+    at = comma + 1;
+  }
+  return out;
+}
+
 int64_t arg(int argc, char** argv, const char* name, int64_t fallback) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::strcmp(argv[i], name) == 0) return std::stoll(argv[i + 1]);
@@ -180,6 +215,9 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--config") == 0) config_path = argv[i + 1];
   const int64_t prompt = arg(argc, argv, "--prompt", 1024), steps = arg(argc, argv, "--decode", 128),
                 prefill = arg(argc, argv, "--prefill", 8192);
+  const std::vector<int64_t> batches = list_arg(argc, argv, "--batch", "1,8,32,64");
+  const int64_t max_b = *std::max_element(batches.begin(), batches.end());
+  const int64_t batch_steps = std::clamp<int64_t>(steps, 1, 32);
   if (cu::device_count() == 0) {
     std::fprintf(stderr, "bench_engine_cuda: no CUDA GPU\n");
     return 77;
@@ -190,7 +228,8 @@ int main(int argc, char** argv) {
     NAGENT_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     cu::CudaOptions o;
     o.max_batch = std::max<int64_t>(prefill, prompt);
-    o.kv_capacity = 2 * (prefill + prompt + steps + 256);
+    // The batch-1 runs, and the largest batch's sessions (context, steps, page rounding).
+    o.kv_capacity = 2 * (prefill + prompt + steps + 256) + max_b * (prompt + batch_steps + 2 * o.page_size + 16);
     cu::CudaNemotronH m(c, 42, o);
     const cudaStream_t st = m.stream();
     const double bw = copy_bandwidth(st);
@@ -264,6 +303,50 @@ int main(int argc, char** argv) {
     const double bytes_short = decode_bytes(c, prompt + 8 + steps / 2);
     const double roof_short = bytes_short / bw * 1e3;
 
+    // Batched decode: B sessions at context `prompt` (one prefilled state copied on the device,
+    // each copy fed its own token, so the rows' routing and attention differ), greedy tokens
+    // chosen on the GPU feed the next step; then a few steps with the expert census on count
+    // the distinct experts each MoE layer selected.
+    struct BatchRow {
+      int64_t B;
+      double ms, experts;
+    };
+    std::vector<BatchRow> batch_rows;
+    for (const int64_t B : batches) {
+      m.set_graphs(true);
+      m.set_fast_gemv(true);
+      m.set_pdl(false);
+      ModelState base = m.new_state();
+      auto* bs = static_cast<cu::CudaState*>(base.device.get());
+      for (int64_t done = 0; done < prompt;) {
+        const int64_t n = std::min<int64_t>(prompt - done, prefill);
+        m.forward_device(*bs, tokens.as<int32_t>(), n, nullptr, false);
+        done += n;
+      }
+      std::vector<ModelState> sessions(static_cast<size_t>(B), base);
+      std::vector<cu::CudaState*> seqs;
+      for (ModelState& s : sessions) seqs.push_back(static_cast<cu::CudaState*>(s.device.get()));
+      cu::DeviceBuffer btok(sizeof(int32_t) * B, nullptr, ""), blog(sizeof(float) * B * V, nullptr, "");
+      std::vector<int32_t> first(static_cast<size_t>(B));
+      for (int64_t i = 0; i < B; ++i) first[i] = static_cast<int32_t>((i * 7919 + 101) % V);
+      NAGENT_CUDA_CHECK(cudaMemcpy(btok.get(), first.data(), B * sizeof(int32_t), cudaMemcpyHostToDevice));
+      auto step = [&] {
+        m.decode_batch_device(seqs.data(), btok.as<int32_t>(), B, blog.as<float>());
+        cu::argmax_rows(blog.as<float>(), B, V, btok.as<int32_t>(), st);
+      };
+      for (int i = 0; i < 4; ++i) step();  // warm-up: eager, capture, replays
+      t.start();
+      for (int64_t i = 0; i < batch_steps; ++i) step();
+      const double ms = t.stop_ms() / batch_steps;
+      m.set_expert_census(true);
+      const auto before = m.expert_census();
+      for (int i = 0; i < 2; ++i) step();
+      const auto after = m.expert_census();
+      m.set_expert_census(false);
+      const int64_t runs = after.layer_runs - before.layer_runs;
+      batch_rows.push_back({B, ms, runs ? double(after.experts - before.experts) / runs : 0.0});
+    }
+
     // One-token products of the model's shapes (GB/s of weights).
     const int64_t H = c.hidden_size;
     std::vector<std::pair<const char*, std::pair<int64_t, int64_t>>> shapes{
@@ -293,6 +376,21 @@ int main(int argc, char** argv) {
     std::printf("%-44s %9.3f ms  (%.2fx the step at %lld)\n",
                 ("decode step, context " + std::to_string(prefill)).c_str(), step_long, step_long / step_short,
                 static_cast<long long>(prompt));
+    const int64_t ctx_b = prompt + 4 + batch_steps / 2;
+    const double E = double(c.n_routed_experts), k = double(c.num_experts_per_tok);
+    for (const BatchRow& r : batch_rows) {
+      const StepBytes bytes = step_bytes(c, ctx_b, r.B, r.experts);
+      const double roof = bytes.total() / bw * 1e3;
+      std::printf("%-44s %9.1f t/s %9.1f t/s %9.1f%%\n",
+                  ("decode_batch B=" + std::to_string(r.B) + ", context " + std::to_string(prompt)).c_str(),
+                  r.B * 1e3 / r.ms, r.B * 1e3 / roof, 100 * roof / r.ms);
+      std::printf("%-44s %9.3f ms %9.3f ms\n", "  step time", r.ms, roof);
+      std::printf("%-44s %9.2f GB  (dense weights %.2f + experts %.2f + states/KV %.2f)\n", "  bytes per step",
+                  bytes.total() / 1e9, bytes.dense / 1e9, bytes.experts / 1e9, bytes.per_seq / 1e9);
+      if (E > 0)
+        std::printf("%-44s %9.1f     (of %.0f, counted from the router; %.1f if uniform)\n",
+                    "  distinct experts per MoE layer", r.experts, E, E * (1 - std::pow(1 - k / E, double(r.B))));
+    }
     std::printf("%-44s %9.0f t/s %9.1f TF/s %9.1f%%\n", ("prefill " + std::to_string(prefill) + " tokens").c_str(),
                 prefill / (prefill_ms * 1e-3), prefill_flops / (prefill_ms * 1e-3) / 1e12,
                 100 * prefill_flops / (prefill_ms * 1e-3) / rate);

@@ -2,8 +2,9 @@
 //  - kv_append: the new tokens' keys and values into their pages.
 //  - attention_prefill: flash-style: a block takes 32 queries of one head and walks 32-key tiles
 //    of the cache with an online softmax, so no T x T score matrix exists.
-//  - attention_decode: flash-decoding: blocks take (kv head, key range) pairs, each serving all
-//    query heads of the group from one read of K/V, and a second kernel combines the ranges.
+//  - attention_decode: flash-decoding: blocks take (kv head, key range, sequence) triples, each
+//    serving all query heads of the group from one read of K/V, and a second kernel combines the
+//    ranges. One sequence, or one token of each of many with their own page tables (DecodeSeqs).
 #include <algorithm>
 #include <cmath>
 
@@ -28,14 +29,17 @@ __device__ __forceinline__ bf16* kv_row(const KvView& kv, int64_t j, int which) 
          (j % kv.page_size) * int64_t(kv.kvd);
 }
 
-__global__ void kv_append_kernel(const float* k, const float* v, int64_t T, int64_t pos, const int32_t* d_pos,
-                                 KvView kv) {
+__global__ void kv_append_kernel(const float* k, const float* v, int64_t T, int64_t pos, DecodeSeqs seqs, KvView kv) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= T * kv.kvd) return;
-  if (d_pos) pos = *d_pos;
   const int64_t t = i / kv.kvd, e = i % kv.kvd;
-  kv_row(kv, pos + t, 0)[e] = __float2bfloat16(k[i]);
-  kv_row(kv, pos + t, 1)[e] = __float2bfloat16(v[i]);
+  int64_t j = pos + t;
+  if (seqs.pos) {  // row t: the next token of its own sequence
+    j = seqs.pos[t];
+    if (seqs.tables) kv.pages = seqs.tables[t];
+  }
+  kv_row(kv, j, 0)[e] = __float2bfloat16(k[i]);
+  kv_row(kv, j, 1)[e] = __float2bfloat16(v[i]);
 }
 
 // Keys [j0, j0 + kTile) of kv head kvh into ks/vs ([kTile][hd + 1] fp32); past `keys`: zeros.
@@ -127,33 +131,39 @@ __global__ void prefill_kernel(const float* q, int64_t T, int64_t pos, int Hq, i
   }
 }
 
-// The most splits any key count gets (the decode grid's y extent, fixed so that a captured
-// graph serves every position), and how the keys are split: computed on the device from the
-// position, identically for every launch.
-__host__ __device__ __forceinline__ int max_decode_splits(int Hkv) {
-  const int s = 264 / (Hkv > 1 ? Hkv : 1);
-  return s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : s);
+// The most splits any key count gets (the decode grid's y extent, fixed by the shape and the
+// number of rows so that a captured graph serves every position: about two waves of blocks
+// over the GPU, so many rows need fewer splits), and how the keys are split: computed on the
+// device from the position and that extent, identically for every launch.
+__host__ __device__ __forceinline__ int max_decode_splits(int Hkv, int64_t rows) {
+  const int64_t s = 264 / max64(1, int64_t(Hkv) * rows);
+  return static_cast<int>(s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : s));
 }
 struct DecodeSplit {
   int64_t per_split;
   int used;  // every split non-empty
 };
-__host__ __device__ __forceinline__ DecodeSplit decode_split(int64_t keys, int Hkv) {
+__host__ __device__ __forceinline__ DecodeSplit decode_split(int64_t keys, int max_splits) {
   const int64_t tiles = (keys + kTile - 1) / kTile;
-  const int splits = static_cast<int>(min64(max_decode_splits(Hkv), tiles < 1 ? 1 : tiles));
+  const int splits = static_cast<int>(min64(max_splits, tiles < 1 ? 1 : tiles));
   const int64_t per_split = ((keys + splits - 1) / splits + kTile - 1) / kTile * kTile;
   return {per_split, static_cast<int>((keys + per_split - 1) / per_split)};
 }
 
-// Block (kvh, split): warp w serves query heads w, w + 8, ... of the group; lane = key within the
-// tile for the scores, lane = output column (+32k) for the values. Partials: m, l, o[hd].
-// Keys 0..*d_pos; blocks past the used splits return at once. partial: [Hq][gridDim.y][hd + 2].
-__global__ void decode_kernel(const float* q, const int32_t* d_pos, int Hq, int Hkv, int hd, KvView kv, float scale,
+// Block (kvh, split, row): warp w serves query heads w, w + 8, ... of the group; lane = key
+// within the tile for the scores, lane = output column (+32k) for the values. Partials: m, l,
+// o[hd]. The row's keys 0..seqs.pos[row]; blocks past the used splits return at once.
+// partial: [rows][Hq][gridDim.y][hd + 2].
+__global__ void decode_kernel(const float* q, DecodeSeqs seqs, int Hq, int Hkv, int hd, KvView kv, float scale,
                               float* partial) {
   const int kvh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
-  const int64_t keys = int64_t(*d_pos) + 1;
-  const DecodeSplit ds = decode_split(keys, Hkv);
+  const int64_t row = blockIdx.z;
+  const int64_t keys = int64_t(seqs.pos[row]) + 1;
+  const DecodeSplit ds = decode_split(keys, splits);
   if (split >= ds.used) return;
+  if (seqs.tables) kv.pages = seqs.tables[row];
+  q += row * Hq * hd;
+  partial += row * Hq * splits * (hd + 2);
   const int64_t per_split = ds.per_split;
   const int rep = Hq / Hkv;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -213,11 +223,12 @@ __global__ void decode_kernel(const float* q, const int32_t* d_pos, int Hq, int 
   }
 }
 
-__global__ void decode_combine_kernel(const float* partial, int stride, const int32_t* d_pos, int Hkv, int hd,
-                                      float* out) {
+// Block (h, row).
+__global__ void decode_combine_kernel(const float* partial, int stride, DecodeSeqs seqs, int Hq, int hd, float* out) {
   const int h = blockIdx.x;
-  const int splits = decode_split(int64_t(*d_pos) + 1, Hkv).used;
-  const float* base = partial + int64_t(h) * stride * (hd + 2);
+  const int64_t row = blockIdx.y;
+  const int splits = decode_split(int64_t(seqs.pos[row]) + 1, stride).used;
+  const float* base = partial + (row * Hq + h) * stride * (hd + 2);
   float M = -INFINITY;
   for (int s = 0; s < splits; ++s) M = fmaxf(M, base[s * (hd + 2)]);
   for (int e = threadIdx.x; e < hd; e += blockDim.x) {
@@ -228,7 +239,7 @@ __global__ void decode_combine_kernel(const float* partial, int stride, const in
       num += w * p[2 + e];
       den += w * p[1];
     }
-    out[h * hd + e] = num / den;
+    out[(row * Hq + h) * hd + e] = num / den;
   }
 }
 
@@ -241,9 +252,9 @@ const char* attention_unsupported(int Hq, int Hkv, int hd) {
 }
 
 void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvView& kv, cudaStream_t stream,
-               const int32_t* d_pos) {
+               const DecodeSeqs& seqs) {
   if (T == 0) return;
-  kv_append_kernel<<<blocks_for(T * kv.kvd, 256), 256, 0, stream>>>(k, v, T, pos, d_pos, kv);
+  kv_append_kernel<<<blocks_for(T * kv.kvd, 256), 256, 0, stream>>>(k, v, T, pos, seqs, kv);
   NAGENT_LAUNCH_CHECK();
 }
 
@@ -261,18 +272,20 @@ void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, 
   NAGENT_LAUNCH_CHECK();
 }
 
-int64_t attention_decode_workspace_floats(int Hq, int Hkv, int hd) {
-  return int64_t(Hq) * max_decode_splits(Hkv) * (hd + 2);
+int64_t attention_decode_workspace_floats(int64_t rows, int Hq, int Hkv, int hd) {
+  return rows * Hq * max_decode_splits(Hkv, rows) * (hd + 2);
 }
 
-void attention_decode(const float* q, const int32_t* d_pos, int Hq, int Hkv, int hd, const KvView& kv,
-                      float* workspace, float* out, cudaStream_t stream) {
-  const int splits = max_decode_splits(Hkv);
+void attention_decode(const float* q, int64_t rows, const DecodeSeqs& seqs, int Hq, int Hkv, int hd,
+                      const KvView& kv, float* workspace, float* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  const int splits = max_decode_splits(Hkv, rows);
+  const unsigned z = static_cast<unsigned>(rows);
   const size_t smem = (size_t(Hq / Hkv) * hd + 2 * kTile * (hd + 1)) * sizeof(float);
-  decode_kernel<<<dim3(Hkv, splits), kDecodeWarps * 32, smem, stream>>>(q, d_pos, Hq, Hkv, hd, kv,
-                                                                        1.0f / std::sqrt(float(hd)), workspace);
+  decode_kernel<<<dim3(Hkv, splits, z), kDecodeWarps * 32, smem, stream>>>(q, seqs, Hq, Hkv, hd, kv,
+                                                                           1.0f / std::sqrt(float(hd)), workspace);
   NAGENT_LAUNCH_CHECK();
-  decode_combine_kernel<<<Hq, 128, 0, stream>>>(workspace, splits, d_pos, Hkv, hd, out);
+  decode_combine_kernel<<<dim3(Hq, z), 128, 0, stream>>>(workspace, splits, seqs, Hq, hd, out);
   NAGENT_LAUNCH_CHECK();
 }
 

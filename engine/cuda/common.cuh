@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "engine/cuda/kernels.h"
+
 namespace nagent::engine::cuda {
 
 __host__ __device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
@@ -63,6 +65,9 @@ __device__ __forceinline__ float lane_dot_bf16(const __nv_bfloat16* w, const flo
   }
   return acc;
 }
+
+// Row r's recurrent state (kernels.h, RowStates).
+__device__ __forceinline__ float* row_state(const RowStates& s, int64_t r) { return s.rows ? s.rows[r] + s.offset : s.one; }
 
 inline int blocks_for(int64_t n, int threads) { return static_cast<int>((n + threads - 1) / threads); }
 

@@ -22,8 +22,11 @@ MambaDims mamba_dims(const ModelConfig& c) {
 }
 
 // MoE with at most this many (token, expert) pairs runs as GEMVs over expert ids on the
-// device; more go through the host-side permutation and per-expert cuBLASLt GEMMs.
+// device; more, from at most kMaxGroupedTokens tokens (a batched decode step, a short prefill
+// chunk), are grouped by expert on the device; more still go through the host-side
+// permutation and per-expert cuBLASLt GEMMs.
 constexpr int64_t kMaxDecodeSlots = 64;
+constexpr int64_t kMaxGroupedTokens = 256;
 
 }  // namespace
 
@@ -44,9 +47,10 @@ struct CudaNemotronH::Workspace {
         v(l, "workspace"), att(l, "workspace"), att_ws(l, "workspace"), router(l, "workspace"), ids(l, "workspace"),
         wts(l, "workspace"), xl(l, "workspace"), yl(l, "workspace"), hs(l, "workspace"), ys(l, "workspace"),
         xs_bf16(l, "workspace"), hs_bf16(l, "workspace"), perm(l, "workspace"), shared_h(l, "workspace"),
-        shared_y(l, "workspace"), logits(l, "workspace"), tokens(l, "workspace") {}
+        shared_y(l, "workspace"), logits(l, "workspace"), tokens(l, "workspace"), groups(l, "workspace"),
+        batch(l, "workspace") {}
   Scratch h, x, y, zx, conv, dt, ym, ssd, q, k, v, att, att_ws, router, ids, wts, xl, yl, hs, ys, xs_bf16, hs_bf16,
-      perm, shared_h, shared_y, logits, tokens;
+      perm, shared_h, shared_y, logits, tokens, groups, batch;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -65,13 +69,7 @@ CudaState::CudaState(CudaNemotronH& model) : model_(&model) {
 }
 
 CudaState::~CudaState() {
-  drop_graph();
   if (!pages_.empty()) model_->kv_->give_back(pages_);
-}
-
-void CudaState::drop_graph() {
-  if (graph_) cudaGraphExecDestroy(graph_);
-  graph_ = nullptr;
 }
 
 float* CudaState::mamba(size_t layer) const {
@@ -178,6 +176,7 @@ void CudaNemotronH::init() {
   cudaDeviceProp prop{};
   NAGENT_CUDA_CHECK(cudaGetDeviceProperties(&prop, options_.device));
   gpu_name_ = prop.name;
+  NAGENT_CUDA_CHECK(cudaEventCreateWithFlags(&batch_uploaded_, cudaEventDisableTiming));
   if (const char* e = std::getenv("NAGENT_CUDA_GRAPHS")) options_.graphs = std::string(e) != "0";
 }
 
@@ -186,6 +185,7 @@ CudaNemotronH::~CudaNemotronH() {
     cudaStreamSynchronize(stream_);
     cudaStreamDestroy(stream_);
   }
+  if (batch_uploaded_) cudaEventDestroy(batch_uploaded_);
 }
 
 int64_t CudaNemotronH::mamba_state_floats() const {
@@ -258,12 +258,17 @@ CudaState& CudaNemotronH::device_state(ModelState& s) {
 // ---------------------------------------------------------------------------------------------
 // Forward
 
-void CudaNemotronH::forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) {
+void CudaNemotronH::check_tokens(const int32_t* tokens, int64_t n) const {
   const int64_t V = w_.config.vocab_size;
   for (int64_t i = 0; i < n; ++i)
     if (tokens[i] < 0 || tokens[i] >= V)
       throw std::out_of_range("token id " + std::to_string(tokens[i]) + " is outside the vocabulary [0, " +
                               std::to_string(V) + ")");
+}
+
+void CudaNemotronH::forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) {
+  const int64_t V = w_.config.vocab_size;
+  check_tokens(tokens, n);
   CudaState& s = device_state(state);
   for (int64_t done = 0; done < n;) {
     const int64_t b = std::min(options_.max_batch, n - done);
@@ -289,7 +294,7 @@ void CudaNemotronH::forward_device(CudaState& s, const int32_t* d_tokens, int64_
                                    bool all_positions) {
   if (T <= 0) return;
   s.reserve(s.position + T);
-  if (s.device_position_ != s.position) {  // a restored, cloned or rewound state
+  if (s.device_position_ != s.position) {  // restored, cloned, rewound or advanced by decode_batch
     if (s.position > INT32_MAX) throw std::runtime_error("position past 2^31");
     s.pos_upload_ = static_cast<int32_t>(s.position);
     NAGENT_CUDA_CHECK(
@@ -297,58 +302,88 @@ void CudaNemotronH::forward_device(CudaState& s, const int32_t* d_tokens, int64_
     s.device_position_ = s.position;
   }
   // The first token of a sequence differs (Mamba's dt clamp of the uncached step): eager.
-  const bool graphable = T == 1 && options_.graphs && s.position > 0 && !s.graph_failed_;
-  const CudaState::GraphKey key{d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv(), pdl()};
-  if (!graphable) {
-    enqueue_step(s, d_tokens, T, d_logits, all_positions);
-  } else if (s.graph_ && s.graph_key_ == key) {
-    NAGENT_CUDA_CHECK(cudaGraphLaunch(s.graph_, stream_));
-    ++graph_replays_;
-  } else if (s.warm_ && s.warm_key_ == key) {
-    // The same step ran eagerly with these buffers and nothing grew since: capture it.
-    s.drop_graph();
-    cudaGraph_t g = nullptr;
-    NAGENT_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
-    bool captured = true;
-    try {
-      enqueue_step(s, d_tokens, T, d_logits, all_positions);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "nagent: CUDA graph capture of the decode step failed (%s); running it eagerly\n",
-                   e.what());
-      captured = false;
-    }
-    const cudaError_t end = cudaStreamEndCapture(stream_, &g);
-    cudaGraphExec_t exec = nullptr;
-    if (captured && end == cudaSuccess && g && cudaGraphInstantiate(&exec, g, 0) == cudaSuccess) {
-      s.graph_ = exec;
-      s.graph_key_ = key;
-      ++graph_captures_;
-      NAGENT_CUDA_CHECK(cudaGraphLaunch(exec, stream_));
-      ++graph_replays_;
-    } else {
-      if (captured)
-        std::fprintf(stderr, "nagent: CUDA graph capture of the decode step failed (%s); running it eagerly\n",
-                     cudaGetErrorString(end != cudaSuccess ? end : cudaGetLastError()));
-      cudaGetLastError();
-      s.graph_failed_ = true;
-      enqueue_step(s, d_tokens, T, d_logits, all_positions);
-    }
-    if (g) cudaGraphDestroy(g);
-  } else {
-    enqueue_step(s, d_tokens, T, d_logits, all_positions);
-    s.warm_ = true;
-    s.warm_key_ = {d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv(), pdl()};
-  }
+  const Step step{&s, nullptr, T};
+  const auto enqueue = [&] { enqueue_step(step, d_tokens, d_logits, all_positions); };
+  if (T == 1 && options_.graphs && !census_on_ && s.position > 0)
+    s.graph_.run(
+        stream_, [&] { return GraphKey{d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv(), pdl()}; },
+        enqueue, graph_stats_);
+  else
+    enqueue();
   s.position += T;
   s.device_position_ += T;
 }
 
-// Everything one step enqueues (captured as is into the decode graph): no host synchronisation,
+void CudaNemotronH::decode_batch(ModelState* const* states, const int32_t* tokens, int64_t n, float* logits) {
+  if (n <= 0) return;
+  check_tokens(tokens, n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j)
+      if (states[j] == states[i]) throw std::invalid_argument("decode_batch: the same state twice in one batch");
+  const int64_t V = w_.config.vocab_size;
+  std::vector<CudaState*> seqs(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) seqs[i] = &device_state(*states[i]);
+  for (int64_t done = 0; done < n;) {
+    const int64_t b = std::min(options_.max_batch, n - done);
+    int32_t* d_tokens = ws_->tokens.get<int32_t>(b);
+    NAGENT_CUDA_CHECK(cudaMemcpyAsync(d_tokens, tokens + done, b * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
+    float* d_logits = logits ? ws_->logits.get<float>(b * V) : nullptr;
+    decode_batch_device(seqs.data() + done, d_tokens, b, d_logits);
+    if (logits)
+      NAGENT_CUDA_CHECK(
+          cudaMemcpyAsync(logits + done * V, d_logits, b * V * sizeof(float), cudaMemcpyDeviceToHost, stream_));
+    // The host tokens and logits are only valid once the stream is done with them.
+    NAGENT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    done += b;
+  }
+  for (int64_t i = 0; i < n; ++i) states[i]->position = seqs[i]->position;
+}
+
+void CudaNemotronH::decode_batch_device(CudaState* const* seqs, const int32_t* d_tokens, int64_t n, float* d_logits) {
+  if (n <= 0) return;
+  if (n > options_.max_batch)
+    throw std::invalid_argument("decode_batch: " + std::to_string(n) + " sequences, more than max_batch");
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j)
+      if (seqs[j] == seqs[i]) throw std::invalid_argument("decode_batch: the same state twice in one batch");
+  for (int64_t i = 0; i < n; ++i) {
+    if (seqs[i]->position >= INT32_MAX) throw std::runtime_error("position past 2^31");
+    seqs[i]->reserve(seqs[i]->position + 1);
+  }
+  // The rows' arrays (BatchRows) in one upload: mamba pointers, page table pointers, positions.
+  const size_t ptrs = static_cast<size_t>(n) * sizeof(void*);
+  const size_t bytes = 2 * ptrs + static_cast<size_t>(n) * sizeof(int32_t);
+  NAGENT_CUDA_CHECK(cudaEventSynchronize(batch_uploaded_));  // the previous step's upload has read batch_host_
+  batch_host_.resize(bytes);
+  for (int64_t i = 0; i < n; ++i) {
+    const float* mamba = seqs[i]->mamba_.as<float>();
+    const int32_t* table = seqs[i]->page_table();
+    const auto pos = static_cast<int32_t>(seqs[i]->position);
+    std::memcpy(batch_host_.data() + i * sizeof(void*), &mamba, sizeof(void*));
+    std::memcpy(batch_host_.data() + ptrs + i * sizeof(void*), &table, sizeof(void*));
+    std::memcpy(batch_host_.data() + 2 * ptrs + i * sizeof(int32_t), &pos, sizeof(int32_t));
+  }
+  unsigned char* dev = ws_->batch.get<unsigned char>(static_cast<int64_t>(bytes));
+  NAGENT_CUDA_CHECK(cudaMemcpyAsync(dev, batch_host_.data(), bytes, cudaMemcpyHostToDevice, stream_));
+  NAGENT_CUDA_CHECK(cudaEventRecord(batch_uploaded_, stream_));
+  const BatchRows rows{reinterpret_cast<float* const*>(dev), reinterpret_cast<const int32_t* const*>(dev + ptrs),
+                       reinterpret_cast<const int32_t*>(dev + 2 * ptrs)};
+  const Step step{nullptr, &rows, n};
+  const auto enqueue = [&] { enqueue_step(step, d_tokens, d_logits, true); };
+  if (options_.graphs && !census_on_ && !step_syncs(n))
+    batch_graphs_[n].run(
+        stream_, [&] { return GraphKey{d_tokens, d_logits, Scratch::growths(), gemm_->fast_gemv(), pdl()}; },
+        enqueue, graph_stats_);
+  else
+    enqueue();
+  for (int64_t i = 0; i < n; ++i) ++seqs[i]->position;
+}
+
+// Everything one step enqueues (captured as is into the decode graphs): no host synchronisation,
 // no allocation once the workspace has grown to the step's size.
-void CudaNemotronH::enqueue_step(CudaState& s, const int32_t* d_tokens, int64_t T, float* d_logits,
-                                 bool all_positions) {
+void CudaNemotronH::enqueue_step(const Step& step, const int32_t* d_tokens, float* d_logits, bool all_positions) {
   const ModelConfig& c = w_.config;
-  const int64_t H = c.hidden_size;
+  const int64_t H = c.hidden_size, T = step.T;
   const float eps = static_cast<float>(c.layer_norm_epsilon);
   float* h = ws_->h.get<float>(T * H);
   float* x = ws_->x.get<float>(T * H);
@@ -360,59 +395,69 @@ void CudaNemotronH::enqueue_step(CudaState& s, const int32_t* d_tokens, int64_t 
     if (l == 0) rms_norm(h, L.norm, T, H, eps, x, stream_);
     else add_rms_norm(h, y, L.norm, T, H, eps, x, stream_);
     switch (L.type) {
-      case LayerType::kMamba: mamba_layer(l, s, x, T, y); break;
-      case LayerType::kAttention: attention_layer(l, s, x, T, y); break;
+      case LayerType::kMamba: mamba_layer(l, step, x, y); break;
+      case LayerType::kAttention: attention_layer(l, step, x, y); break;
       case LayerType::kMlp: mlp(L.mlp, x, T, y); break;
       case LayerType::kMoe: moe_layer(l, x, T, y); break;
     }
   }
   if (w_.layers.empty()) rms_norm(h, w_.norm_f, T, H, eps, x, stream_);
   else add_rms_norm(h, y, w_.norm_f, T, H, eps, x, stream_);
-  advance_position(s.device_position(), static_cast<int>(T), stream_);
+  if (step.seq) advance_position(step.seq->device_position(), static_cast<int>(T), stream_);
   if (!d_logits) return;
   const int64_t first = all_positions ? 0 : T - 1;
   gemm_->run(w_.lm_head, x + first * H, T - first, d_logits, c.vocab_size);
 }
 
-void CudaNemotronH::mamba_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out) {
+void CudaNemotronH::mamba_layer(size_t l, const Step& step, const float* x, float* out) {
   const ModelConfig& c = w_.config;
   const DeviceMamba& m = w_.layers[l].mamba;
   const MambaDims d = mamba_dims(c);
+  const int64_t T = step.T, conv_n = (c.conv_kernel - 1) * c.conv_dim();
   float* zx = ws_->zx.get<float>(T * d.in_out);
   gemm_->run(m.in_proj, x, T, zx, d.in_out);
   if (m.in_proj_bias) add_bias(zx, d.in_out, m.in_proj_bias, T, d.in_out, stream_);
-  float* conv_state = s.mamba(l);
-  float* ssm = conv_state + (c.conv_kernel - 1) * c.conv_dim();
   float* conv = ws_->conv.get<float>(T * d.conv_dim);
-  double lo = c.time_step_limit[0], hi = c.time_step_limit[1];
-  const bool cached_step = s.position > 0 && T == 1;
-  if (options_.dt_clamp == DtClamp::kTransformers && !cached_step) lo = std::max(lo, c.time_step_min);
   float* dt = ws_->dt.get<float>(T * d.heads);
-  if (T == 1) {
-    mamba_conv_dt_step(zx, d, conv_state, m.conv_w, m.conv_b, conv, m.dt_bias, static_cast<float>(lo),
-                       static_cast<float>(hi), dt, stream_);
-  } else {
-    mamba_conv(zx, T, d, conv_state, m.conv_w, m.conv_b, conv, stream_);
-    mamba_dt(zx, T, d, m.dt_bias, static_cast<float>(lo), static_cast<float>(hi), dt, stream_);
-  }
   float* ym = ws_->ym.get<float>(T * d.d_inner);
-  if (T == 1) {
-    ssd_step(conv, dt, m.A, m.D, d, ssm, ym, stream_);
+  // transformers clamps dt at time_step_min except in its cached one-token step (the CPU
+  // engine's mamba2_seqs): per row in a batch, from the row's position on the device.
+  const double lo = c.time_step_limit[0], hi = c.time_step_limit[1];
+  const double lo_uncached = options_.dt_clamp == DtClamp::kTransformers ? std::max(lo, c.time_step_min) : lo;
+  if (step.batch) {
+    const int64_t offset = static_cast<int64_t>(mamba_index_[l]) * mamba_state_floats();
+    const DtLimits limits{static_cast<float>(lo), static_cast<float>(hi), static_cast<float>(lo_uncached),
+                          step.batch->pos};
+    mamba_conv_dt_step(zx, T, d, RowStates{nullptr, step.batch->mamba, offset}, m.conv_w, m.conv_b, conv, m.dt_bias,
+                       limits, dt, stream_);
+    ssd_step(conv, dt, m.A, m.D, d, T, RowStates{nullptr, step.batch->mamba, offset + conv_n}, ym, stream_);
   } else {
-    float* ws = ws_->ssd.get<float>(ssd_workspace_floats(T, c.chunk_size, d));
-    ssd_chunked(conv, dt, m.A, m.D, T, c.chunk_size, d, ssm, ym, ws, stream_);
+    CudaState& s = *step.seq;
+    float* conv_state = s.mamba(l);
+    float* ssm = conv_state + conv_n;
+    const float lo_s = static_cast<float>(s.position > 0 && T == 1 ? lo : lo_uncached);
+    if (T == 1) {
+      mamba_conv_dt_step(zx, 1, d, RowStates{conv_state, nullptr, 0}, m.conv_w, m.conv_b, conv, m.dt_bias,
+                         DtLimits{lo_s, static_cast<float>(hi), lo_s, nullptr}, dt, stream_);
+      ssd_step(conv, dt, m.A, m.D, d, 1, RowStates{ssm, nullptr, 0}, ym, stream_);
+    } else {
+      mamba_conv(zx, T, d, conv_state, m.conv_w, m.conv_b, conv, stream_);
+      mamba_dt(zx, T, d, m.dt_bias, lo_s, static_cast<float>(hi), dt, stream_);
+      float* ws = ws_->ssd.get<float>(ssd_workspace_floats(T, c.chunk_size, d));
+      ssd_chunked(conv, dt, m.A, m.D, T, c.chunk_size, d, ssm, ym, ws, stream_);
+    }
   }
   gated_group_rms_norm(ym, zx, d.in_out, m.norm, T, d.d_inner, d.G, static_cast<float>(c.layer_norm_epsilon), stream_);
   gemm_->run(m.out_proj, ym, T, out, c.hidden_size);
   if (m.out_proj_bias) add_bias(out, c.hidden_size, m.out_proj_bias, T, c.hidden_size, stream_);
 }
 
-void CudaNemotronH::attention_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out) {
+void CudaNemotronH::attention_layer(size_t l, const Step& step, const float* x, float* out) {
   const ModelConfig& c = w_.config;
   const DeviceAttention& a = w_.layers[l].attention;
   const int Hq = static_cast<int>(c.num_attention_heads), Hkv = static_cast<int>(c.num_key_value_heads),
             hd = static_cast<int>(c.head_dim);
-  const int64_t qd = int64_t(Hq) * hd, kvd = int64_t(Hkv) * hd;
+  const int64_t qd = int64_t(Hq) * hd, kvd = int64_t(Hkv) * hd, T = step.T;
   float* q = ws_->q.get<float>(T * qd);
   float* k = ws_->k.get<float>(T * kvd);
   float* v = ws_->v.get<float>(T * kvd);
@@ -422,16 +467,19 @@ void CudaNemotronH::attention_layer(size_t l, CudaState& s, const float* x, int6
   if (a.q_bias) add_bias(q, qd, a.q_bias, T, qd, stream_);
   if (a.k_bias) add_bias(k, kvd, a.k_bias, T, kvd, stream_);
   if (a.v_bias) add_bias(v, kvd, a.v_bias, T, kvd, stream_);
-  const KvView view{kv_->data(), s.page_table(), kv_->page_size(), kv_->slots(), kv_->slot_of_layer(l),
-                    static_cast<int>(kvd)};
-  // Decode reads the position from the device (the captured graph serves every position).
-  kv_append(k, v, T, s.position, view, stream_, T == 1 ? s.device_position() : nullptr);
+  const KvView view{kv_->data(), step.seq ? step.seq->page_table() : nullptr, kv_->page_size(), kv_->slots(),
+                    kv_->slot_of_layer(l), static_cast<int>(kvd)};
   float* att = ws_->att.get<float>(T * qd);
-  if (T == 1) {
-    float* ws = ws_->att_ws.get<float>(attention_decode_workspace_floats(Hq, Hkv, hd));
-    attention_decode(q, s.device_position(), Hq, Hkv, hd, view, ws, att, stream_);
+  if (step.batch || T == 1) {
+    // Decode reads the positions from the device (a captured graph serves every position).
+    const DecodeSeqs seqs = step.batch ? DecodeSeqs{step.batch->pos, step.batch->tables}
+                                       : DecodeSeqs{step.seq->device_position(), nullptr};
+    kv_append(k, v, T, 0, view, stream_, seqs);
+    float* ws = ws_->att_ws.get<float>(attention_decode_workspace_floats(T, Hq, Hkv, hd));
+    attention_decode(q, T, seqs, Hq, Hkv, hd, view, ws, att, stream_);
   } else {
-    attention_prefill(q, T, s.position, Hq, Hkv, hd, view, att, stream_);
+    kv_append(k, v, T, step.seq->position, view, stream_);
+    attention_prefill(q, T, step.seq->position, Hq, Hkv, hd, view, att, stream_);
   }
   gemm_->run(a.o, att, T, out, c.hidden_size);
   if (a.o_bias) add_bias(out, c.hidden_size, a.o_bias, T, c.hidden_size, stream_);
@@ -472,6 +520,17 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
   const RouteConfig rc{static_cast<int>(E), k, static_cast<int>(c.n_group), static_cast<int>(c.topk_group),
                        static_cast<float>(c.routed_scaling_factor), c.norm_topk_prob};
   moe_route(logits, m.correction_bias, T, rc, ids, wts, stream_);
+  if (census_on_) {
+    std::vector<int32_t> chosen(static_cast<size_t>(S));
+    NAGENT_CUDA_CHECK(cudaMemcpyAsync(chosen.data(), ids, S * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
+    NAGENT_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    std::vector<bool> seen(static_cast<size_t>(E), false);
+    for (int32_t e : chosen) {
+      census_.experts += !seen[e];
+      seen[e] = true;
+    }
+    ++census_.layer_runs;
+  }
   const float* xin = x;
   if (m.latent) {
     float* xl = ws_->xl.get<float>(T * L);
@@ -491,6 +550,14 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
   } else if (S <= kMaxDecodeSlots) {
     expert_gemv(m.up, I * L, ids, S, xin, L, k, L, I, true, hs, stream_);
     expert_gemv(m.down, I * L, ids, S, hs, I, 1, I, L, false, ys, stream_);
+    moe_combine(ys, L, nullptr, wts, T, k, routed, stream_);
+  } else if (moe_grouped(m, T)) {
+    // Each touched expert's weights read once for all its slots; slot outputs in slot order.
+    int32_t* gbuf = ws_->groups.get<int32_t>(2 * E + 2 + S);
+    const ExpertGroups g{gbuf, gbuf + E + 1, gbuf + E + 1 + S, gbuf + 2 * E + 1 + S};
+    moe_group(ids, S, static_cast<int>(E), g, stream_);
+    expert_group_mv(m.up, I * L, g, S, static_cast<int>(E), xin, L, k, L, I, true, hs, stream_);
+    expert_group_mv(m.down, I * L, g, S, static_cast<int>(E), hs, I, 1, I, L, false, ys, stream_);
     moe_combine(ys, L, nullptr, wts, T, k, routed, stream_);
   } else {
     // Counting sort of the (token, expert) slots by expert: perm[row] = token of the slot placed
@@ -533,6 +600,21 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
     if (m.fc2_bias) add_bias(out, H, m.fc2_bias, T, H, stream_);
   }
   if (m.has_shared) mlp(m.shared, x, T, out, true);  // out += shared expert
+}
+
+bool CudaNemotronH::moe_grouped(const DeviceMoe& m, int64_t T) const {
+  const ModelConfig& c = w_.config;
+  // The activations (x or the latent, and the expert hidden rows) are workspace rows: 16-byte
+  // aligned when their widths are multiples of 8, which mv_supported requires of K anyway.
+  return T <= kMaxGroupedTokens && mv_supported(m.up, c.latent(), nullptr, c.latent()) &&
+         mv_supported(m.down, c.moe_intermediate_size, nullptr, c.moe_intermediate_size);
+}
+
+bool CudaNemotronH::step_syncs(int64_t T) const {
+  const int64_t S = T * w_.config.num_experts_per_tok;
+  for (const DeviceLayer& L : w_.layers)
+    if (L.type == LayerType::kMoe && S > kMaxDecodeSlots && !moe_grouped(L.moe, T)) return true;
+  return false;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 
 #include <cuda_runtime.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "engine/cuda/device_weights.h"
 #include "engine/cuda/gemm.h"
 #include "engine/cuda/kv_pool.h"
+#include "engine/cuda/step_graph.h"
 #include "engine/language_model.h"
 #include "engine/nemotronh.h"
 
@@ -28,7 +30,8 @@ struct CudaOptions {
   DtClamp dt_clamp = DtClamp::kTimeStepLimit;
   // The one-token decode step is captured as a CUDA graph per session and replayed (positions
   // come from device memory, so the graph stays valid as the context grows; captured again
-  // when a workspace buffer or the token/logit buffers move). NAGENT_CUDA_GRAPHS=0 turns it off.
+  // when a workspace buffer or the token/logit buffers move); a batched decode step likewise,
+  // one graph per batch size, serving any sequences. NAGENT_CUDA_GRAPHS=0 turns them off.
   bool graphs = true;
 };
 
@@ -59,20 +62,7 @@ class CudaState : public DeviceState {
   DeviceBuffer pos_;
   int64_t device_position_ = 0;  // the value *pos_ holds once the queued work is done
   int32_t pos_upload_ = 0;       // source of the last upload of the position
-  // The captured decode step and what it was captured with.
-  struct GraphKey {
-    const int32_t* tokens = nullptr;
-    float* logits = nullptr;
-    uint64_t growths = 0;
-    bool fast_gemv = true;
-    bool pdl = false;
-    bool operator==(const GraphKey&) const = default;
-  };
-  cudaGraphExec_t graph_ = nullptr;
-  GraphKey graph_key_, warm_key_;
-  bool warm_ = false;          // an eager step ran with warm_key_ (nothing grows when it runs again)
-  bool graph_failed_ = false;  // capture failed once: eager from then on
-  void drop_graph();
+  StepGraph graph_;              // the captured one-token decode step
 };
 
 class CudaNemotronH : public LanguageModel {
@@ -94,6 +84,15 @@ class CudaNemotronH : public LanguageModel {
   // logits: [T, V] when all_positions, else [V]; may be null. T = 1 after the first token replays
   // the session's captured graph (options().graphs).
   void forward_device(CudaState& s, const int32_t* d_tokens, int64_t T, float* d_logits, bool all_positions);
+  // Batched decode (LanguageModel::decode_batch's device-level step): the next token of each of
+  // n <= options().max_batch distinct sequences, d_tokens [n] -> d_logits [n, V] (may be null),
+  // in one pass of the layers: every product one GEMM over the n rows, the Mamba steps and
+  // attention per row on its own state and cache, the MoE routed for the n tokens together.
+  // Enqueued on stream() without a host synchronisation (unless a sequence crosses into a new
+  // KV page, or n tokens' MoE takes the host-side permutation: n > 256 for the usual shapes);
+  // replays a CUDA graph captured for this n when options().graphs.
+  void decode_batch_device(CudaState* const* seqs, const int32_t* d_tokens, int64_t n, float* d_logits);
+  void decode_batch(ModelState* const* states, const int32_t* tokens, int64_t n, float* logits) override;
 
   // Switches for benchmarks and checks (each takes effect at the next step; graphs are captured
   // again as needed).
@@ -101,8 +100,17 @@ class CudaNemotronH : public LanguageModel {
   void set_fast_gemv(bool on) { gemm_->set_fast_gemv(on); }
   // Programmatic dependent launch of the GEMV kernels (gemv.cu; process-wide, NAGENT_CUDA_PDL=1).
   void set_pdl(bool on) { cuda::set_pdl(on); }
-  int64_t graph_captures() const { return graph_captures_; }
-  int64_t graph_replays() const { return graph_replays_; }
+  int64_t graph_captures() const { return graph_stats_.captures; }
+  int64_t graph_replays() const { return graph_stats_.replays; }
+  // Expert census (benchmarks): while on, every MoE layer reads its routing back to the host
+  // and counts the distinct experts it selected (steps run eagerly, with a synchronisation per
+  // MoE layer).
+  struct ExpertCensus {
+    int64_t layer_runs = 0;  // MoE layer passes counted
+    int64_t experts = 0;     // distinct experts selected, summed over those passes
+  };
+  void set_expert_census(bool on) { census_on_ = on; }
+  const ExpertCensus& expert_census() const { return census_; }
 
   cudaStream_t stream() const { return stream_; }
   const MemoryLedger& memory() const { return ledger_; }
@@ -115,11 +123,31 @@ class CudaNemotronH : public LanguageModel {
   friend class CudaState;
   void init();
   CudaState& device_state(ModelState& s);
-  void enqueue_step(CudaState& s, const int32_t* d_tokens, int64_t T, float* d_logits, bool all_positions);
-  void mamba_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out);
-  void attention_layer(size_t l, CudaState& s, const float* x, int64_t T, float* out);
+  void check_tokens(const int32_t* tokens, int64_t n) const;
+  // The rows of a batched decode step, device arrays with one entry per row: the sequence's
+  // Mamba states (CudaState::mamba_), page table and the position of the row's token.
+  struct BatchRows {
+    float* const* mamba;
+    const int32_t* const* tables;
+    const int32_t* pos;
+  };
+  // What one pass of the layers runs: T consecutive tokens of one sequence (seq), or the next
+  // token of each of T sequences (batch).
+  struct Step {
+    CudaState* seq;
+    const BatchRows* batch;
+    int64_t T;
+  };
+  void enqueue_step(const Step& step, const int32_t* d_tokens, float* d_logits, bool all_positions);
+  void mamba_layer(size_t l, const Step& step, const float* x, float* out);
+  void attention_layer(size_t l, const Step& step, const float* x, float* out);
   void mlp(const DeviceMlp& m, const float* x, int64_t T, float* out, bool accumulate = false);
   void moe_layer(size_t l, const float* x, int64_t T, float* out);
+  // Whether T tokens through MoE layer m group their slots on the device (else the host-side
+  // permutation when the slots are too many for the GEMV path), and whether any MoE layer of a
+  // T-token pass synchronises with the host.
+  bool moe_grouped(const DeviceMoe& m, int64_t T) const;
+  bool step_syncs(int64_t T) const;
 
   CudaOptions options_;
   cudaStream_t stream_ = nullptr;
@@ -132,7 +160,12 @@ class CudaNemotronH : public LanguageModel {
   struct Workspace;
   std::unique_ptr<Workspace> ws_;
   std::string gpu_name_;
-  int64_t graph_captures_ = 0, graph_replays_ = 0;
+  GraphStats graph_stats_;
+  std::map<int64_t, StepGraph> batch_graphs_;  // by batch size
+  std::vector<unsigned char> batch_host_;       // the BatchRows arrays before upload
+  cudaEvent_t batch_uploaded_ = nullptr;        // the last upload of batch_host_ has read it
+  bool census_on_ = false;
+  ExpertCensus census_;
 };
 
 // Loads DIR onto GPU `device` (for engine/model_loader.cpp).

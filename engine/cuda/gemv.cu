@@ -1,6 +1,7 @@
 // Bandwidth-bound matrix-vector products for the decode step (kernels.h, "gemv.cu"): the dense
 // projections of one token, the routed experts of a few slots (expert ids read on the device),
-// the experts' down projection fused with the weighted combine, and the fp32 router.
+// the experts' down projection fused with the weighted combine, the routed experts of many
+// slots grouped by expert (batched decode; group_mv_kernel below), and the fp32 router.
 //
 // One kernel shape serves all: a block of 256 threads takes 8 / WPR output rows, WPR warps per
 // row (WPR = 1, 2 or 4, chosen so the grid holds enough warps to fill the GPU when rows are
@@ -203,6 +204,84 @@ void launch_mv(const MvArgs& a, cudaStream_t stream) {
   NAGENT_LAUNCH_CHECK();
 }
 
+// Grouped experts: block (tile of kGroupRows output rows, expert index i): expert e =
+// experts[i] with m slots; warp w takes rows tile*kGroupRows + w*kRowsPerWarp.., so each lane
+// streams kRowsPerWarp weight rows at once and every activation chunk it loads serves all of
+// them (keeping the L1 traffic for the m activation rows below the weight stream's). The slots
+// go kGroupSlots at a time; an expert with more reads its rows again (rare in decode).
+constexpr int kRowsPerWarp = 4;
+constexpr int kGroupRows = (kThreads / 32) * kRowsPerWarp;
+constexpr int kGroupSlots = 8;
+
+struct GroupArgs {
+  const bf16* W;
+  int64_t stride;
+  ExpertGroups g;
+  const float* x;
+  int64_t ldx;
+  int x_div;
+  int64_t N;
+  int K8;
+  float* y;  // [S, N], row = slot
+  bool relu2;
+};
+
+__global__ void __launch_bounds__(kThreads) group_mv_kernel(GroupArgs a) {
+  if (int(blockIdx.y) >= *a.g.n_experts) return;
+  const int e = a.g.experts[blockIdx.y];
+  const int first = a.g.offsets[e], m = a.g.offsets[e + 1] - first;
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t n0 = int64_t(blockIdx.x) * kGroupRows + int64_t(warp) * kRowsPerWarp;
+  if (n0 >= a.N) return;
+  const int64_t K = int64_t(a.K8) * 8;
+  const uint4* w8[kRowsPerWarp];
+#pragma unroll
+  for (int r = 0; r < kRowsPerWarp; ++r)  // rows past N read row N-1 again and are not written
+    w8[r] = reinterpret_cast<const uint4*>(a.W + int64_t(e) * a.stride + min64(n0 + r, a.N - 1) * K);
+  for (int j0 = 0; j0 < m; j0 += kGroupSlots) {
+    const int mj = min(kGroupSlots, m - j0);
+    int slot[kGroupSlots];
+    const float4* x4[kGroupSlots];
+#pragma unroll
+    for (int j = 0; j < kGroupSlots; ++j) {
+      slot[j] = a.g.slots[first + j0 + min(j, mj - 1)];
+      x4[j] = reinterpret_cast<const float4*>(a.x + int64_t(slot[j] / a.x_div) * a.ldx);
+    }
+    float acc[kRowsPerWarp][kGroupSlots];
+#pragma unroll
+    for (int r = 0; r < kRowsPerWarp; ++r)
+#pragma unroll
+      for (int j = 0; j < kGroupSlots; ++j) acc[r][j] = 0.0f;
+#pragma unroll 2
+    for (int i = lane; i < a.K8; i += 32) {
+      uint4 w[kRowsPerWarp];
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) w[r] = ld_stream(w8[r] + i);
+#pragma unroll
+      for (int j = 0; j < kGroupSlots; ++j) {
+        if (j < mj) {
+          const float4 xa = __ldg(x4[j] + 2 * i), xb = __ldg(x4[j] + 2 * i + 1);
+#pragma unroll
+          for (int r = 0; r < kRowsPerWarp; ++r) acc[r][j] = dot8(w[r], xa, xb, acc[r][j]);
+        }
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kGroupSlots; ++j) {
+      if (j >= mj) break;
+#pragma unroll
+      for (int r = 0; r < kRowsPerWarp; ++r) {
+        float v = warp_sum(acc[r][j]);
+        if (a.relu2) {
+          v = fmaxf(v, 0.0f);
+          v *= v;
+        }
+        if (lane == 0 && n0 + r < a.N) a.y[int64_t(slot[j]) * a.N + n0 + r] = v;
+      }
+    }
+  }
+}
+
 // fp32 router: block per (token, expert), 128 threads, float4 loads, fixed-order reduction.
 __global__ void __launch_bounds__(128) router_kernel(const float* W, int64_t E, int64_t K, const float* x,
                                                      float* logits) {
@@ -264,6 +343,16 @@ void expert_mv_combine(const bf16* W, int64_t expert_stride, const int32_t* ids,
                        int k, const float* h, int64_t ldh, int64_t K, int64_t N, float* out, cudaStream_t stream) {
   MvArgs a{W, expert_stride, ids, h, ldh, 1, weights, k, T * N, N, static_cast<int>(K / 8), out, N, false, false};
   launch_mv<true>(a, stream);
+}
+
+void expert_group_mv(const bf16* W, int64_t expert_stride, const ExpertGroups& g, int64_t S, int E, const float* x,
+                     int64_t ldx, int x_div, int64_t K, int64_t N, bool relu2, float* y, cudaStream_t stream) {
+  if (S == 0 || N == 0) return;
+  const GroupArgs a{W, expert_stride, g, x, ldx, x_div, N, static_cast<int>(K / 8), y, relu2};
+  const dim3 grid(static_cast<unsigned>((N + kGroupRows - 1) / kGroupRows),
+                  static_cast<unsigned>(std::min<int64_t>(E, S)));
+  group_mv_kernel<<<grid, kThreads, 0, stream>>>(a);
+  NAGENT_LAUNCH_CHECK();
 }
 
 void router_logits(const float* W, int64_t E, int64_t K, const float* x, int64_t T, float* logits,

@@ -54,13 +54,29 @@ void mamba_conv(const float* zx, int64_t T, const MambaDims& d, float* conv_stat
 // dt[t, h] = clamp(softplus(zx[t, dt column h] + dt_bias[h]), lo, hi).
 void mamba_dt(const float* zx, int64_t T, const MambaDims& d, const float* dt_bias, float lo, float hi, float* dt,
               cudaStream_t stream);
-// The decode step's mamba_conv (T = 1) and mamba_dt in one launch, with the same results.
-void mamba_conv_dt_step(const float* zx, const MambaDims& d, float* conv_state, const float* conv_w,
-                        const float* conv_b, float* out, const float* dt_bias, float lo, float hi, float* dt,
-                        cudaStream_t stream);
-// One token: S = exp(dt A) S + dt x B^T, y = S C + D x, per head. conv: [conv_dim] (x | B | C).
-void ssd_step(const float* conv, const float* dt, const float* A, const float* D, const MambaDims& d, float* ssm,
-              float* y, cudaStream_t stream);
+// Where the recurrent state of each row of a decode step lives: `one` sequence's state (the
+// single-sequence step, rows == 1), or row r's own at rows[r] + offset (batched decode: a device
+// array of one pointer per row, each 16-byte aligned; offset in floats, the same for all rows).
+struct RowStates {
+  float* one;
+  float* const* rows;
+  int64_t offset;
+};
+// dt's clamp [lo, hi]. With pos (device, one position per row), a row at position 0 clamps at
+// lo_first instead (transformers' uncached first step, DtClamp::kTransformers); null: lo for all.
+struct DtLimits {
+  float lo, hi, lo_first;
+  const int32_t* pos;
+};
+// The decode step's mamba_conv (T = 1) and mamba_dt in one launch, with the same results, for
+// `rows` sequences at once: row r's zx row r, conv state states[r], out row r, dt row r.
+void mamba_conv_dt_step(const float* zx, int64_t rows, const MambaDims& d, const RowStates& conv_state,
+                        const float* conv_w, const float* conv_b, float* out, const float* dt_bias,
+                        const DtLimits& limits, float* dt, cudaStream_t stream);
+// One token per row: S = exp(dt A) S + dt x B^T, y = S C + D x, per head. conv: [rows, conv_dim]
+// (x | B | C), dt [rows, heads], y [rows, d_inner]; row r's SSM state is ssm's row r.
+void ssd_step(const float* conv, const float* dt, const float* A, const float* D, const MambaDims& d, int64_t rows,
+              const RowStates& ssm, float* y, cudaStream_t stream);
 // T tokens in chunks of Q (chunked SSD: intra-chunk quadratic form, chunk states, state passing,
 // inter-chunk output), advancing ssm. y [T, d_inner]. workspace: ssd_workspace_floats(...).
 int64_t ssd_workspace_floats(int64_t T, int64_t Q, const MambaDims& d);
@@ -78,21 +94,29 @@ struct KvView {
   const int32_t* pages;  // device
   int page_size, slots, slot, kvd;
 };
-// Writes k, v [T, kvd] (fp32) as positions pos.. pos+T-1; with d_pos the first position is read
-// from device memory instead (*d_pos; the decode step, so a captured graph stays valid).
+// The rows of a decode step in the cache (device memory, read when the kernels run, so that a
+// captured graph serves every position): row r is the token at position pos[r] of the sequence
+// whose page table is tables[r] (tables null: kv.pages, one sequence).
+struct DecodeSeqs {
+  const int32_t* pos;
+  const int32_t* const* tables;
+};
+// Writes k, v [T, kvd] (fp32) as positions pos.. pos+T-1 of kv.pages; with seqs.pos (the decode
+// step) row t instead goes to its own sequence at seqs.pos[t] (pos unused).
 void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvView& kv, cudaStream_t stream,
-               const int32_t* d_pos = nullptr);
+               const DecodeSeqs& seqs = {nullptr, nullptr});
 // Causal GQA attention of T new queries q [T, Hq*hd] at positions pos.. over keys 0..pos+t of
 // the cache (already appended), scale hd^-0.5, fp32 softmax. Tiled, online softmax. out [T, Hq*hd].
 void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* out,
                        cudaStream_t stream);
-// One query per head at position *d_pos (device memory; keys 0..*d_pos), split over the keys
-// (flash-decoding) and combined. The grid is fixed (the most splits any length gets) and the
-// split of the keys is computed on the device, so one captured launch serves every position.
-// workspace: attention_decode_workspace_floats(...), independent of the position.
-int64_t attention_decode_workspace_floats(int Hq, int Hkv, int hd);
-void attention_decode(const float* q, const int32_t* d_pos, int Hq, int Hkv, int hd, const KvView& kv,
-                      float* workspace, float* out, cudaStream_t stream);
+// One query per head for each of `rows` decode rows (q, out [rows, Hq*hd]; row r over keys
+// 0..seqs.pos[r] of its sequence), split over the keys (flash-decoding) and combined. The grid
+// is fixed by the row count (the most splits any length gets, fewer when many rows fill the GPU)
+// and the split of the keys is computed on the device, so one captured launch serves every
+// position. workspace: attention_decode_workspace_floats(...), independent of the positions.
+int64_t attention_decode_workspace_floats(int64_t rows, int Hq, int Hkv, int hd);
+void attention_decode(const float* q, int64_t rows, const DecodeSeqs& seqs, int Hq, int Hkv, int hd,
+                      const KvView& kv, float* workspace, float* out, cudaStream_t stream);
 const char* attention_unsupported(int Hq, int Hkv, int hd);
 
 // --- moe.cu ---
@@ -110,6 +134,18 @@ void moe_route(const float* logits, const float* correction_bias, int64_t T, con
 // x_r = x + (s / x_div) * ldx. act: ReLU² when relu2. (Batched decode of routed experts.)
 void expert_gemv(const bf16* W, int64_t expert_stride, const int32_t* ids, int64_t S, const float* x, int64_t ldx,
                  int x_div, int64_t K, int64_t N, bool relu2, float* y, cudaStream_t stream);
+// The S = T*k slots grouped by expert on the device (no host round trip; a few tokens' worth,
+// as batched decode has): slots[offsets[e] .. offsets[e+1]) are expert e's slots in slot order,
+// experts[0 .. *n_experts) the experts with any slot, ascending. Sizes: offsets E+1, slots S,
+// experts min(E, S), n_experts 1 (all device); S at most 10240.
+struct ExpertGroups {
+  int32_t* offsets;
+  int32_t* slots;
+  int32_t* experts;
+  int32_t* n_experts;
+};
+void moe_group(const int32_t* ids, int64_t S, int E, const ExpertGroups& g, cudaStream_t stream);
+
 // --- gemv.cu: bandwidth-bound products for the decode step (one token, or a few slots) ---
 // All read the bf16 weights once with 16-byte streaming loads (coalesced across the warp, four
 // in flight per lane), fp32 activations and accumulation, one to four warps per output row as
@@ -129,6 +165,12 @@ void expert_mv(const bf16* W, int64_t expert_stride, const int32_t* ids, int64_t
 // (W_{ids[t*k + j]} h_{t*k + j})[n], h rows of stride ldh; no per-slot outputs.
 void expert_mv_combine(const bf16* W, int64_t expert_stride, const int32_t* ids, const float* weights, int64_t T,
                        int k, const float* h, int64_t ldh, int64_t K, int64_t N, float* out, cudaStream_t stream);
+// Routed experts of grouped slots (moe_group): y[s, :] = act(W_e x_{s / x_div}) for every slot s
+// of every expert e, each expert's rows read once for all its slots (batched decode, where most
+// experts serve a few tokens each). The grid is fixed by S and E (blocks past *n_experts return).
+// Needs mv_supported(W, K, x, ldx).
+void expert_group_mv(const bf16* W, int64_t expert_stride, const ExpertGroups& g, int64_t S, int E, const float* x,
+                     int64_t ldx, int x_div, int64_t K, int64_t N, bool relu2, float* y, cudaStream_t stream);
 // fp32 router for a few tokens: logits[t, e] = sum_k W[e, k] x[t, k] (fp32 weights [E, K]).
 void router_logits(const float* W, int64_t E, int64_t K, const float* x, int64_t T, float* logits,
                    cudaStream_t stream);

@@ -1,6 +1,6 @@
 // Mamba-2's causal depthwise conv1d with SiLU, over the carried conv state and the new xBC
-// rows, for prefill (T tokens) and the decode step (T = 1); then the conv state update. Also
-// dt = softplus(dt_raw + dt_bias), clamped.
+// rows, for prefill (T tokens) and the decode step (one token of each of one or more sequences);
+// then the conv state update. Also dt = softplus(dt_raw + dt_bias), clamped.
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/kernels.h"
@@ -43,33 +43,39 @@ __global__ void dt_kernel(const float* zx, int64_t T, MambaDims d, const float* 
   dt[i] = fminf(hi, fmaxf(lo, sp));
 }
 
-// The decode step in one launch: thread ch convolves channel ch over its K-1 state rows and the
-// new row, shifts its own state column (no other thread reads it), and threads h < heads also
-// compute dt of head h. The same float operations as conv_kernel, conv_state_kernel, dt_kernel.
-__global__ void conv_dt_step_kernel(const float* zx, MambaDims d, float* state, const float* w, const float* b,
-                                    float* out, const float* dt_bias, float lo, float hi, float* dt) {
+// The decode step in one launch, block row y = one sequence's row: thread ch convolves channel
+// ch over its K-1 state rows and the new row, shifts its own state column (no other thread
+// reads it), and threads h < heads also compute dt of head h. The same float operations as
+// conv_kernel, conv_state_kernel, dt_kernel.
+__global__ void conv_dt_step_kernel(const float* zx, MambaDims d, RowStates states, const float* w, const float* b,
+                                    float* out, const float* dt_bias, DtLimits lim, float* dt) {
+  const int64_t row = blockIdx.y;
   const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  zx += row * d.in_out;
   if (i < d.heads) {
+    const float lo = lim.pos && lim.pos[row] == 0 ? lim.lo_first : lim.lo;
     const float x = zx[d.d_inner + d.conv_dim + i] + dt_bias[i];
     const float sp = x > 20.0f ? x : log1pf(expf(x));
-    dt[i] = fminf(hi, fmaxf(lo, sp));
+    dt[row * d.heads + i] = fminf(lim.hi, fmaxf(lo, sp));
   }
   if (i >= d.conv_dim) return;
   const int ch = i;
+  float* state = row_state(states, row);
   float acc = b[ch];
   for (int k = 0; k < d.K; ++k) acc += w[k * d.conv_dim + ch] * conv_input(zx, state, d, k, ch);
-  out[ch] = silu_f(acc);
+  out[row * d.conv_dim + ch] = silu_f(acc);
   for (int r = 0; r < d.K - 1; ++r) state[r * d.conv_dim + ch] = conv_input(zx, state, d, 1 + r, ch);
 }
 
 }  // namespace
 
-void mamba_conv_dt_step(const float* zx, const MambaDims& d, float* conv_state, const float* conv_w,
-                        const float* conv_b, float* out, const float* dt_bias, float lo, float hi, float* dt,
-                        cudaStream_t stream) {
+void mamba_conv_dt_step(const float* zx, int64_t rows, const MambaDims& d, const RowStates& conv_state,
+                        const float* conv_w, const float* conv_b, float* out, const float* dt_bias,
+                        const DtLimits& limits, float* dt, cudaStream_t stream) {
+  if (rows == 0) return;
   const int n = d.conv_dim > d.heads ? d.conv_dim : d.heads;
-  conv_dt_step_kernel<<<blocks_for(n, 256), 256, 0, stream>>>(zx, d, conv_state, conv_w, conv_b, out, dt_bias, lo,
-                                                               hi, dt);
+  conv_dt_step_kernel<<<dim3(blocks_for(n, 256), static_cast<unsigned>(rows)), 256, 0, stream>>>(
+      zx, d, conv_state, conv_w, conv_b, out, dt_bias, limits, dt);
   NAGENT_LAUNCH_CHECK();
 }
 

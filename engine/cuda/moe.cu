@@ -1,7 +1,8 @@
 // Mixture-of-experts pieces: routing (fp32 sigmoid router scores, correction bias for the
 // choice only, group-limited top-k; a warp per token), routed-expert GEMV for decode (expert ids read on the
-// device, no host round trip), token permutation into expert order for prefill's grouped
-// GEMMs, and the weighted combine.
+// device, no host round trip), the slots grouped by expert on the device (batched decode's
+// grouped expert products), token permutation into expert order for prefill's grouped GEMMs,
+// and the weighted combine.
 #include <cmath>
 
 #include "engine/cuda/common.cuh"
@@ -121,6 +122,60 @@ __global__ void expert_gemv_kernel(const bf16* W, int64_t stride, const int32_t*
   }
 }
 
+// One warp: the ids into shared memory, counts per expert, their exclusive prefix (each lane a
+// contiguous run of experts, then a warp scan), the list of experts in use, then the slots
+// placed in rounds of 32 in slot order (__match_any_sync ranks the lanes that share an expert),
+// so the grouping is stable and the same on every run.
+constexpr int kMaxGroupSlots = 10240;  // the ids in shared memory (40 KiB, within the default 48)
+__global__ void __launch_bounds__(32) group_kernel(const int32_t* ids, int64_t S, int E, ExpertGroups g) {
+  const int lane = threadIdx.x;
+  __shared__ int count[kMaxExperts], fill[kMaxExperts];
+  extern __shared__ int sid[];  // [S]
+  for (int e = lane; e < E; e += 32) count[e] = 0;
+  for (int64_t s = lane; s < S; s += 32) sid[s] = ids[s];
+  __syncwarp();
+  for (int64_t s = lane; s < S; s += 32) atomicAdd(&count[sid[s]], 1);
+  __syncwarp();
+  const int per = (E + 31) / 32, e0 = min(E, lane * per), e1 = min(E, e0 + per);
+  int run = 0, used = 0;
+  for (int e = e0; e < e1; ++e) {
+    run += count[e];
+    used += count[e] > 0;
+  }
+  int run_before = run, used_before = used;  // inclusive scans over the lanes, then exclusive
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const int a = __shfl_up_sync(0xffffffffu, run_before, o), b = __shfl_up_sync(0xffffffffu, used_before, o);
+    if (lane >= o) {
+      run_before += a;
+      used_before += b;
+    }
+  }
+  run_before -= run;
+  used_before -= used;
+  for (int e = e0; e < e1; ++e) {
+    g.offsets[e] = run_before;
+    fill[e] = run_before;
+    run_before += count[e];
+    if (count[e] > 0) g.experts[used_before++] = e;
+  }
+  if (lane == 31) {
+    g.offsets[E] = run_before;  // = S
+    *g.n_experts = used_before;
+  }
+  __syncwarp();
+  const unsigned lower = (1u << lane) - 1;
+  for (int64_t base = 0; base < S; base += 32) {
+    const int64_t s = base + lane;
+    const int e = s < S ? sid[s] : -1;  // lanes past S: a group of their own that writes nothing
+    const unsigned same = __match_any_sync(0xffffffffu, e);
+    if (e >= 0) g.slots[fill[e] + __popc(same & lower)] = static_cast<int32_t>(s);
+    __syncwarp();
+    if (e >= 0 && (same & lower) == 0) fill[e] += __popc(same);  // the group's first lane
+    __syncwarp();
+  }
+}
+
 __global__ void gather_kernel(const float* x, int64_t L, const int32_t* rows, int64_t n, bf16* out) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
   if (i >= n * L) return;
@@ -156,6 +211,14 @@ void expert_gemv(const bf16* W, int64_t expert_stride, const int32_t* ids, int64
   const int64_t warps = S * N;
   const int blocks = static_cast<int>(std::min<int64_t>((warps + 7) / 8, 132 * 16));
   expert_gemv_kernel<<<blocks, 256, 0, stream>>>(W, expert_stride, ids, S, x, ldx, x_div, K, N, relu2, y);
+  NAGENT_LAUNCH_CHECK();
+}
+
+void moe_group(const int32_t* ids, int64_t S, int E, const ExpertGroups& g, cudaStream_t stream) {
+  if (E > kMaxExperts || S > kMaxGroupSlots)
+    throw std::invalid_argument("MoE grouping: at most 512 experts and 10240 slots");
+  if (S == 0) return;
+  group_kernel<<<1, 32, S * sizeof(int), stream>>>(ids, S, E, g);
   NAGENT_LAUNCH_CHECK();
 }
 

@@ -1,6 +1,7 @@
 // Mamba-2's selective state-space model (SSD) on the GPU, fp32 throughout:
-//  - ssd_step: the decode recurrence, a block per (head, 4 rows p of the state), a warp per row
-//    (float4 over the state columns; the older block-per-head kernel when shapes are unaligned).
+//  - ssd_step: the decode recurrence, a block per (head, 4 rows p of the state, sequence), a warp
+//    per row (float4 over the state columns; the older block-per-head kernel when shapes are
+//    unaligned). One sequence, or one token of each of many (batched decode, RowStates).
 //  - ssd_chunked: prefill in chunks of Q tokens, as in the reference doc 1.8:
 //      1. chunk_states: each chunk's own contribution to the state, sum_j exp(cum_end - cum_j)
 //         dt_j x_j B_j^T, and the chunk's total decay;
@@ -35,15 +36,18 @@ struct Views {
   }
 };
 
-__global__ void step_kernel(Views v, const float* dt, const float* A, const float* Dv, float* ssm, float* y) {
+// Block (head, 1, row): the row's sequence, a warp per row p of the head's state.
+__global__ void step_kernel(Views v, const float* dt, const float* A, const float* Dv, RowStates ssm, float* y) {
   const MambaDims& d = v.d;
+  const int64_t row = blockIdx.z;
   const int h = blockIdx.x, g = h / (d.heads / d.G);
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-  const float dth = dt[h], decay = expf(dth * A[h]);
-  const float* x = v.x(0, h);
-  const float* B = v.B(0, g);
-  const float* C = v.C(0, g);
-  float* S = ssm + static_cast<int64_t>(h) * d.P * d.N;
+  const float dth = dt[row * d.heads + h], decay = expf(dth * A[h]);
+  const float* x = v.x(row, h);
+  const float* B = v.B(row, g);
+  const float* C = v.C(row, g);
+  float* S = row_state(ssm, row) + static_cast<int64_t>(h) * d.P * d.N;
+  float* yr = y + row * d.d_inner;
   for (int p = warp; p < d.P; p += warps) {
     const float xdt = x[p] * dth;
     float acc = 0.0f;
@@ -53,25 +57,27 @@ __global__ void step_kernel(Views v, const float* dt, const float* A, const floa
       acc += s * C[n];
     }
     acc = warp_sum(acc);
-    if (lane == 0) y[h * d.P + p] = acc + Dv[h] * x[p];
+    if (lane == 0) yr[h * d.P + p] = acc + Dv[h] * x[p];
   }
 }
 
-// The decode step with more parallelism: block (head, 4 rows of P), a warp per row p, each lane
-// 4 consecutive state columns through float4 (N and d_inner multiples of 4, aligned buffers).
+// The decode step with more parallelism: block (head, 4 rows of P, row), a warp per state row
+// p, each lane 4 consecutive state columns through float4 (N and d_inner multiples of 4,
+// aligned buffers).
 constexpr int kStepRows = 4;
 __global__ void __launch_bounds__(32 * kStepRows) step4_kernel(Views v, const float* dt, const float* A,
-                                                               const float* Dv, float* ssm, float* y) {
+                                                               const float* Dv, RowStates ssm, float* y) {
   const MambaDims& d = v.d;
+  const int64_t row = blockIdx.z;
   const int h = blockIdx.x, g = h / (d.heads / d.G);
   const int lane = threadIdx.x & 31, p = blockIdx.y * kStepRows + (threadIdx.x >> 5);
   if (p >= d.P) return;
-  const float dth = dt[h], decay = expf(dth * A[h]);
-  const float xp = v.x(0, h)[p];
+  const float dth = dt[row * d.heads + h], decay = expf(dth * A[h]);
+  const float xp = v.x(row, h)[p];
   const float xdt = xp * dth;
-  const float4* B = reinterpret_cast<const float4*>(v.B(0, g));
-  const float4* C = reinterpret_cast<const float4*>(v.C(0, g));
-  float4* S = reinterpret_cast<float4*>(ssm + (static_cast<int64_t>(h) * d.P + p) * d.N);
+  const float4* B = reinterpret_cast<const float4*>(v.B(row, g));
+  const float4* C = reinterpret_cast<const float4*>(v.C(row, g));
+  float4* S = reinterpret_cast<float4*>(row_state(ssm, row) + (static_cast<int64_t>(h) * d.P + p) * d.N);
   float acc = 0.0f;
   for (int n = lane; n < d.N / 4; n += 32) {
     float4 s = S[n];
@@ -84,7 +90,7 @@ __global__ void __launch_bounds__(32 * kStepRows) step4_kernel(Views v, const fl
     acc += s.x * c.x + s.y * c.y + s.z * c.z + s.w * c.w;
   }
   acc = warp_sum(acc);
-  if (lane == 0) y[h * d.P + p] = acc + Dv[h] * xp;
+  if (lane == 0) y[row * d.d_inner + h * d.P + p] = acc + Dv[h] * xp;
 }
 
 // Serial prefix sum of a = dt A over the chunk's q tokens (q <= 128: cheap next to the rest).
@@ -299,15 +305,20 @@ const char* ssd_unsupported(int64_t Q, const MambaDims& d) {
   return "";
 }
 
-void ssd_step(const float* conv, const float* dt, const float* A, const float* D, const MambaDims& d, float* ssm,
-              float* y, cudaStream_t stream) {
+void ssd_step(const float* conv, const float* dt, const float* A, const float* D, const MambaDims& d, int64_t rows,
+              const RowStates& ssm, float* y, cudaStream_t stream) {
+  if (rows == 0) return;
+  // float4 rows: conv rows (conv_dim = d_inner + 2GN) and every row's state stay 16-byte aligned.
+  const bool states_aligned =
+      ssm.rows ? ssm.offset % 4 == 0 : (reinterpret_cast<uintptr_t>(ssm.one) & 15) == 0;
   const bool vec = d.N % 4 == 0 && d.d_inner % 4 == 0 && (reinterpret_cast<uintptr_t>(conv) & 15) == 0 &&
-                   (reinterpret_cast<uintptr_t>(ssm) & 15) == 0;
+                   states_aligned;
+  const unsigned z = static_cast<unsigned>(rows);
   if (vec)
-    step4_kernel<<<dim3(d.heads, (d.P + kStepRows - 1) / kStepRows), 32 * kStepRows, 0, stream>>>(Views{conv, d}, dt,
-                                                                                                  A, D, ssm, y);
+    step4_kernel<<<dim3(d.heads, (d.P + kStepRows - 1) / kStepRows, z), 32 * kStepRows, 0, stream>>>(
+        Views{conv, d}, dt, A, D, ssm, y);
   else
-    step_kernel<<<d.heads, kThreads, 0, stream>>>(Views{conv, d}, dt, A, D, ssm, y);
+    step_kernel<<<dim3(d.heads, 1, z), kThreads, 0, stream>>>(Views{conv, d}, dt, A, D, ssm, y);
   NAGENT_LAUNCH_CHECK();
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine: builds the CUDA engine's checks and benchmark (build_engine_cuda.sh), runs
 # the checks (tests/gpu/engine_cuda_check.cpp) and then the benchmark (bench/engine_cuda.cpp:
-# decode with the CUDA graph on and off, fast and older GEMV, the one-token GEMV paths, prefill),
+# decode with the CUDA graph on and off, fast and older GEMV, the one-token GEMV paths, batched
+# decode at B = 1, 8, 32, 64 sessions, prefill),
 # full logs under LOG_DIR ($OUT when set), and prints a short table last.
 #   NLOHMANN_INCLUDE=DIR run_engine_cuda.sh [BUILD_DIR]
 set -uo pipefail
@@ -16,10 +17,10 @@ if ! "$root/scripts/engine_reference/build_engine_cuda.sh" "$build" >"$logs/buil
   exit 1
 fi
 t1=$(date +%s)
-timeout 120 "$build/engine_cuda_check" >"$logs/check.log" 2>&1
+timeout 180 "$build/engine_cuda_check" >"$logs/check.log" 2>&1
 check_rc=$?
 t2=$(date +%s)
-timeout 100 "$build/bench_engine_cuda" >"$logs/bench.log" 2>&1
+timeout 150 "$build/bench_engine_cuda" >"$logs/bench.log" 2>&1
 bench_rc=$?
 t3=$(date +%s)
 echo "== build $((t1 - t0)) s, check $((t2 - t1)) s (rc $check_rc), bench $((t3 - t2)) s (rc $bench_rc)"
@@ -27,5 +28,7 @@ echo "== checks that failed (of $(grep -cE ' (ok|FAIL)$' "$logs/check.log")):"
 grep -E 'FAIL$|engine_cuda_check:' "$logs/check.log" | head -30
 echo "== new-kernel and graph checks:"
 grep -E 'gemv1|expert_mv|route T=|router T=|graph|fused|step y|PDL|GEMV' "$logs/check.log" | cut -c1-100 | head -40
+echo "== batched decode checks:"
+grep -E 'decode_batch|moe_group|expert_group' "$logs/check.log" | cut -c1-120 | head -80
 echo "== bench:"
-grep -vE '^ {2}[a-z].*GiB$' "$logs/bench.log" | tail -32
+grep -vE '^ {2}[a-z].*GiB$' "$logs/bench.log" | tail -50

@@ -191,7 +191,8 @@ void check_mamba(cudaStream_t st, int T, int Q, cu::MambaDims d) {
   // separate kernels (the same float operations: expected bit for bit, allowed rounding).
   Dev<float> dcs2(conv_state), dconv2(size_t(T) * CD), ddt2(size_t(T) * d.heads);
   if (T == 1)
-    cu::mamba_conv_dt_step(dzx.p(), d, dcs2.p(), dcw.p(), dcb.p(), dconv2.p(), ddb.p(), 0.0f, INFINITY, ddt2.p(), st);
+    cu::mamba_conv_dt_step(dzx.p(), 1, d, {dcs2.p(), nullptr, 0}, dcw.p(), dcb.p(), dconv2.p(), ddb.p(),
+                           {0.0f, INFINITY, 0.0f, nullptr}, ddt2.p(), st);
   cu::mamba_conv(dzx.p(), T, d, dcs.p(), dcw.p(), dcb.p(), dconv.p(), st);
   cu::mamba_dt(dzx.p(), T, d, ddb.p(), 0.0f, INFINITY, ddt.p(), st);
   if (T == 1)
@@ -199,7 +200,7 @@ void check_mamba(cudaStream_t st, int T, int Q, cu::MambaDims d) {
            std::max({rel(dconv2.get(), dconv.get()), rel(ddt2.get(), ddt.get()), rel(dcs2.get(), dcs.get())}), 1e-6);
   std::vector<float> ws_dummy;
   Dev<float> dws(std::max<int64_t>(1, cu::ssd_workspace_floats(T, Q, d)));
-  if (T == 1) cu::ssd_step(dconv.p(), ddt.p(), dA.p(), dD.p(), d, dssm.p(), dy.p(), st);
+  if (T == 1) cu::ssd_step(dconv.p(), ddt.p(), dA.p(), dD.p(), d, 1, {dssm.p(), nullptr, 0}, dy.p(), st);
   else cu::ssd_chunked(dconv.p(), ddt.p(), dA.p(), dD.p(), T, Q, d, dssm.p(), dy.p(), dws.p(), st);
   // Reference.
   std::vector<float> in(size_t(K - 1 + T) * CD), conv(size_t(T) * CD), dt(size_t(T) * d.heads);
@@ -261,9 +262,9 @@ void check_attention(cudaStream_t st, int T, int64_t pos, int Hq, int Hkv, int h
   Dev<float> dk(k), dv(v), dq(q), dout(size_t(T) * Hq * hd);
   cu::kv_append(dk.p(), dv.p(), keys, 0, kv, st);  // history and the new tokens
   if (T == 1) {
-    Dev<float> ws(cu::attention_decode_workspace_floats(Hq, Hkv, hd));
+    Dev<float> ws(cu::attention_decode_workspace_floats(1, Hq, Hkv, hd));
     Dev<int32_t> dpos(std::vector<int32_t>{static_cast<int32_t>(pos)});  // read on the device
-    cu::attention_decode(dq.p(), dpos.p(), Hq, Hkv, hd, kv, ws.p(), dout.p(), st);
+    cu::attention_decode(dq.p(), 1, {dpos.p(), nullptr}, Hq, Hkv, hd, kv, ws.p(), dout.p(), st);
   } else {
     cu::attention_prefill(dq.p(), T, pos, Hq, Hkv, hd, kv, dout.p(), st);
   }
@@ -400,6 +401,68 @@ void check_moe(cudaStream_t st, const ModelConfig& c, int T) {
   report("moe_combine (weighted, permuted rows)", rel(dout.get(), cref), 1e-6);
 }
 
+// Batched decode's MoE: the slots grouped by expert on the device (moe_group) and both expert
+// products over the groups (expert_group_mv), against the grouping and the products on the host.
+// The routing is made up: T tokens of k distinct experts each, expert 3 in the first `hot`
+// tokens (more slots than one pass of the kernel takes), some experts never chosen; N is not a
+// multiple of the kernel's row tile and K/8 is below and above one warp's chunks.
+void check_grouped_experts(cudaStream_t st, int E, int k, int T, int hot, int64_t K, int64_t N) {
+  const int S = T * k;
+  std::vector<int32_t> ids(S);
+  for (int t = 0; t < T; ++t) {
+    std::vector<int32_t> pick;
+    if (t < hot) pick.push_back(3);
+    while (static_cast<int>(pick.size()) < k) {
+      const auto e = static_cast<int32_t>(rng() % (E / 2) * 2);  // even experts only
+      if (std::find(pick.begin(), pick.end(), e) == pick.end()) pick.push_back(e);
+    }
+    std::copy(pick.begin(), pick.end(), ids.begin() + t * k);
+  }
+  Dev<int32_t> di(ids), dg(size_t(2 * E + 2 + S));
+  const cu::ExpertGroups g{dg.p(), dg.p() + E + 1, dg.p() + E + 1 + S, dg.p() + 2 * E + 1 + S};
+  cu::moe_group(di.p(), S, E, g, st);
+  const auto got = dg.get();
+  // Expected: a stable counting sort.
+  std::vector<int32_t> offsets(E + 1, 0), slots, experts;
+  for (int32_t e : ids) ++offsets[e + 1];
+  for (int e = 0; e < E; ++e) {
+    if (offsets[e + 1]) experts.push_back(e);
+    offsets[e + 1] += offsets[e];
+  }
+  for (int e = 0; e < E; ++e)
+    for (int s = 0; s < S; ++s)
+      if (ids[s] == e) slots.push_back(s);
+  double wrong = got[2 * E + 1 + S] != static_cast<int32_t>(experts.size());
+  for (int e = 0; e <= E; ++e) wrong += got[e] != offsets[e];
+  for (int s = 0; s < S; ++s) wrong += got[E + 1 + s] != slots[s];
+  for (size_t i = 0; i < experts.size(); ++i) wrong += got[E + 1 + S + i] != experts[i];
+  const std::string tag = " E=" + std::to_string(E) + " slots=" + std::to_string(S) + " (expert 3: " +
+                          std::to_string(offsets[4] - offsets[3]) + " slots)";
+  report("moe_group (stable, on the device; mismatches)" + tag, wrong, 0.0);
+  // Up: x rows by token (x_div = k), ReLU²; down: x rows by slot.
+  const auto W = to_bf16_host(randn(size_t(E) * N * K, 0.05f));
+  Dev<uint16_t> dW(W);
+  for (const int x_div : {k, 1}) {
+    const int rows = x_div == k ? T : S;
+    const auto x = randn(size_t(rows) * K);
+    Dev<float> dx(x), dy(size_t(S) * N);
+    cu::expert_group_mv(reinterpret_cast<cu::bf16*>(dW.p()), N * K, g, S, E, dx.p(), K, x_div, K, N, x_div == k,
+                        dy.p(), st);
+    std::vector<float> ref(size_t(S) * N);
+    for (int s = 0; s < S; ++s)
+      for (int64_t n = 0; n < N; ++n) {
+        double a = 0;
+        const uint16_t* row = &W[(size_t(ids[s]) * N + n) * K];
+        for (int64_t j = 0; j < K; ++j) a += double(bf16_to_f32(row[j])) * x[(s / x_div) * K + j];
+        if (x_div == k) a = std::max(a, 0.0) * std::max(a, 0.0);
+        ref[s * N + n] = static_cast<float>(a);
+      }
+    report(std::string("expert_group_mv") + (x_div == k ? "+relu2 (rows by token)" : " (rows by slot)") + " " +
+               std::to_string(N) + "x" + std::to_string(K) + tag,
+           rel(dy.get(), ref), 1e-5);
+  }
+}
+
 void check_sampling(cudaStream_t st) {
   const int V = 131072, rows = 3;
   auto logits = randn(size_t(rows) * V, 3.0f);
@@ -468,21 +531,24 @@ struct Reference {
   }
 };
 
-// Per-row errors of two [rows, V] arrays: a discrete routing flip (a near-tie of router scores
-// resolved differently under bf16 rounding) changes one row a lot in these tiny random models,
-// while a wrong kernel moves every row. So: the median row must be close and at most one row
+// Per-row errors (compare_rows: of two [rows, V] arrays; or one per session): a discrete
+// routing flip (a near-tie of router scores resolved differently under bf16 rounding) changes
+// one row a lot in these tiny random models, while a wrong kernel moves every row. So: the median row must be close and at most one row
 // in eight may be off by more than 0.1 (reported, with the worst row).
-void compare_rows(const std::string& name, const std::vector<float>& a, const std::vector<float>& b, int64_t V) {
-  std::vector<double> e;
-  for (size_t r = 0; r * V < b.size(); ++r)
-    e.push_back(rel(std::vector<float>(a.begin() + r * V, a.begin() + (r + 1) * V),
-                    std::vector<float>(b.begin() + r * V, b.begin() + (r + 1) * V)));
+void report_rows(const std::string& name, const std::vector<double>& e) {
   std::vector<double> sorted = e;
   std::sort(sorted.begin(), sorted.end());
   const size_t off = std::count_if(e.begin(), e.end(), [](double x) { return !(x <= 0.1); });
   char tag[96];
   std::snprintf(tag, sizeof(tag), " (median row; worst %.2e, %zu/%zu rows > 0.1)", sorted.back(), off, e.size());
   report(name + tag, off * 8 > e.size() ? INFINITY : sorted[sorted.size() / 2], 3e-2);
+}
+void compare_rows(const std::string& name, const std::vector<float>& a, const std::vector<float>& b, int64_t V) {
+  std::vector<double> e;
+  for (size_t r = 0; r * V < b.size(); ++r)
+    e.push_back(rel(std::vector<float>(a.begin() + r * V, a.begin() + (r + 1) * V),
+                    std::vector<float>(b.begin() + r * V, b.begin() + (r + 1) * V)));
+  report_rows(name, e);
 }
 
 struct Logits {
@@ -572,6 +638,138 @@ void check_fixture(const std::string& dir, const std::string& name, DtClamp clam
   compare_rows(name + ": decode fast GEMV ~ older GEMV", graphed, slow, V);
 }
 
+int32_t argmax(const float* v, int64_t n) { return static_cast<int32_t>(std::max_element(v, v + n) - v); }
+
+// All of a state's numbers (Mamba conv and SSM states, K and V) in one vector, for rel().
+std::vector<float> state_numbers(const LanguageModel& m, const ModelState& s) {
+  std::vector<float> out;
+  for (const LayerState& l : m.host_state(s).layers)
+    for (const std::vector<float>* v : {&l.conv, &l.ssm, &l.k, &l.v}) out.insert(out.end(), v->begin(), v->end());
+  return out;
+}
+
+// Batched decode (decode_batch) of n sessions against each session decoded alone (forward),
+// from copies of the same states: prompts of different lengths (an empty one, some past the
+// 64-token KV page, some crossing it during the steps). One step: positions and states (per
+// session, judged as compare_rows judges logit rows: a routing flip moves one session a lot);
+// n = 1 is the same kernels as the single-sequence step, so bitwise. Then 20 greedy steps:
+// tokens identical, except where the two paths part at a near-tie (the gap between the two
+// tokens' logits within 8x the rms logit difference of that row: bf16 rounding of the
+// activations in the batched GEMMs when n > 8), after which that session is not compared; a
+// parting at a wider gap fails.
+// Then the same 21 steps again from the start with the CUDA graphs off, fed the same tokens:
+// the graphed batch steps must equal the eager ones bitwise.
+void check_decode_batch(const std::string& dir, const std::string& name, DtClamp clamp) {
+  cu::CudaOptions co;
+  co.dt_clamp = clamp;
+  cu::CudaNemotronH gpu(load_model_weights(dir + "/" + name), co);
+  const int64_t V = gpu.config().vocab_size;
+  const int steps = 20;
+  for (const int n : {1, 3, 8, 17, 40}) {
+    const std::string tag = name + ": decode_batch n=" + std::to_string(n);
+    std::vector<ModelState> origin;
+    for (int i = 0; i < n; ++i) {
+      origin.push_back(gpu.new_state());
+      const int len = n > 1 && i == 1 ? 0 : (5 + 37 * i) % 130;  // 5, 0, 79, 116, 23, 60 (crosses 64), ...
+      std::vector<int32_t> prompt(len);
+      for (int j = 0; j < len; ++j) prompt[j] = static_cast<int32_t>(3 + (i * 101 + j * 37) % (V - 3));
+      if (len) gpu.forward(origin.back(), prompt.data(), len, nullptr, false);
+    }
+    std::vector<ModelState> batched = origin, single = origin;
+    std::vector<ModelState*> ptrs;
+    for (auto& st : batched) ptrs.push_back(&st);
+    std::vector<int32_t> next_b(n), next_s(n);
+    for (int i = 0; i < n; ++i) next_b[i] = next_s[i] = static_cast<int32_t>(5 + 13 * i % (V - 5));
+    std::vector<std::vector<int32_t>> fed(steps + 1);  // what the batched path was fed, per step
+    std::vector<float> got(size_t(n) * V, NAN), want(size_t(n) * V, NAN), graphed, got_rows, want_rows;
+    std::vector<bool> parted(n, false);
+    int unexplained = 0, partings = 0;
+    const int64_t replays0 = gpu.graph_replays();
+    for (int step = 0; step <= steps; ++step) {
+      fed[step] = next_b;
+      std::fill(got.begin(), got.end(), NAN);
+      gpu.decode_batch(ptrs.data(), next_b.data(), n, got.data());
+      graphed.insert(graphed.end(), got.begin(), got.end());
+      for (int i = 0; i < n; ++i) gpu.forward(single[i], &next_s[i], 1, &want[size_t(i) * V], false);
+      if (step == 0) {
+        double pos_wrong = 0;
+        std::vector<double> state_err;
+        for (int i = 0; i < n; ++i) {
+          pos_wrong += batched[i].position != single[i].position;
+          state_err.push_back(rel(state_numbers(gpu, batched[i]), state_numbers(gpu, single[i])));
+        }
+        report(tag + " one step: positions (mismatches)", pos_wrong, 0.0);
+        if (n == 1) report(tag + " one step: state == forward alone, bitwise", state_err[0], 0.0);
+        else report_rows(tag + " one step: states ~ forward alone", state_err);
+      }
+      for (int i = 0; i < n; ++i) {
+        const float* b = &got[size_t(i) * V];
+        const float* w = &want[size_t(i) * V];
+        const int32_t tb = argmax(b, V), ts = argmax(w, V);
+        if (!parted[i]) {
+          got_rows.insert(got_rows.end(), b, b + V);
+          want_rows.insert(want_rows.end(), w, w + V);
+          if (tb != ts) {
+            double sq = 0;
+            for (int64_t j = 0; j < V; ++j) sq += (double(b[j]) - w[j]) * (double(b[j]) - w[j]);
+            if (double(w[ts]) - w[tb] <= 8 * std::sqrt(sq / V)) ++partings;
+            else ++unexplained;
+            parted[i] = true;
+          }
+        }
+        next_b[i] = tb;
+        next_s[i] = ts;
+      }
+    }
+    const int64_t replays = gpu.graph_replays() - replays0;
+    if (n == 1) report(tag + " logits of 21 steps == forward alone, bitwise", rel(got_rows, want_rows), 0.0);
+    else compare_rows(tag + " logits of 21 steps ~ forward alone", got_rows, want_rows, V);
+    report(tag + " greedy 20 steps: tokens identical (" + std::to_string(partings) + " of " + std::to_string(n) +
+               " parted at a near-tie; unexplained)",
+           unexplained, 0.0);
+    double pos_wrong = 0;
+    for (int i = 0; i < n; ++i) pos_wrong += batched[i].position != origin[i].position + steps + 1;
+    report(tag + " positions after 21 steps (mismatches)", pos_wrong, 0.0);
+    // Eagerly, from the start, with the same tokens.
+    gpu.set_graphs(false);
+    std::vector<ModelState> eager_states = origin;
+    std::vector<ModelState*> eager_ptrs;
+    for (auto& st : eager_states) eager_ptrs.push_back(&st);
+    std::vector<float> eager;
+    for (int step = 0; step <= steps; ++step) {
+      gpu.decode_batch(eager_ptrs.data(), fed[step].data(), n, got.data());
+      eager.insert(eager.end(), got.begin(), got.end());
+    }
+    gpu.set_graphs(true);
+    report(tag + " CUDA graph == eager, bitwise (" + std::to_string(replays) + " batch replays)",
+           replays < steps - 2 ? INFINITY : rel(graphed, eager), 0.0);
+  }
+  // The same state twice in one batch is refused before anything runs.
+  ModelState a = gpu.new_state(), b = gpu.new_state();
+  const int32_t t3[3] = {1, 2, 3};
+  gpu.forward(a, t3, 2, nullptr, false);
+  gpu.forward(b, t3, 3, nullptr, false);
+  ModelState* twice[3] = {&a, &b, &a};
+  std::vector<float> logits(3 * V);
+  bool threw = false, device_threw = false;
+  try {
+    gpu.decode_batch(twice, t3, 3, logits.data());
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  auto* ca = static_cast<cu::CudaState*>(a.device.get());
+  auto* cb = static_cast<cu::CudaState*>(b.device.get());
+  cu::CudaState* dev_twice[3] = {cb, ca, cb};
+  try {
+    gpu.decode_batch_device(dev_twice, nullptr, 3, nullptr);
+  } catch (const std::invalid_argument&) {
+    device_threw = true;
+  }
+  const bool unchanged = a.position == 2 && b.position == 3 && ca->position == 2 && cb->position == 3;
+  report(name + ": decode_batch with a state twice throws invalid_argument, nothing advanced",
+         threw && device_threw && unchanged ? 0.0 : INFINITY, 0.0);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -614,10 +812,15 @@ int main(int argc, char** argv) {
     tight.topk_group = 2;
     tight.num_experts_per_tok = 6;
     check_route(st, tight, 64);
+    check_grouped_experts(st, 128, 6, 64, 20, 256, 200);  // decode batch of 64, nano's experts and k
+    check_grouped_experts(st, 16, 3, 11, 11, 200, 264);   // every token on expert 3
     check_sampling(st);
     for (const char* f : {"nano_bf16", "super_bf16", "nano_fp32", "super_fp32"})
       check_fixture(fixtures, f, DtClamp::kTimeStepLimit);
     check_fixture(fixtures, "dt_clamp_fp32", DtClamp::kTransformers);
+    check_decode_batch(fixtures, "nano_bf16", DtClamp::kTimeStepLimit);
+    check_decode_batch(fixtures, "super_fp32", DtClamp::kTimeStepLimit);
+    check_decode_batch(fixtures, "dt_clamp_fp32", DtClamp::kTransformers);
   } catch (const std::exception& e) {
     std::printf("engine_cuda_check: %s\n", e.what());
     return 1;
