@@ -224,6 +224,9 @@ CudaState& CudaNemotronH::device_state(ModelState& s) {
   const ModelConfig& c = w_.config;
   if (s.layers.size() != c.layers.size()) throw std::invalid_argument("state belongs to another model");
   auto cs = std::make_unique<CudaState>(*this);
+  // The new state's buffers are zeroed on stream_, which does not order with the synchronous
+  // copies below (legacy stream): wait for the zeroing first.
+  NAGENT_CUDA_CHECK(cudaStreamSynchronize(stream_));
   cs->position = s.position;
   cs->reserve(s.position);
   const KvPool& kv = *kv_;

@@ -79,8 +79,9 @@ void Scratch::ensure(size_t bytes) {
   ++scratch_growths;
   // Growth frees the old buffer, which kernels queued earlier may still read.
   NAGENT_CUDA_CHECK(cudaDeviceSynchronize());
+  const size_t grown = std::max(bytes, buf_.bytes() * 3 / 2);  // headroom: fewer growths and re-captures
   buf_ = DeviceBuffer();
-  buf_ = DeviceBuffer(std::max(bytes, buf_.bytes() * 3 / 2), ledger_, component_);
+  buf_ = DeviceBuffer(grown, ledger_, component_);
 }
 
 }  // namespace nagent::engine::cuda

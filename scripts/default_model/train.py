@@ -299,12 +299,16 @@ def main():
     with open(os.path.join(a.out, "tokenizer_check.json"), "w") as f:
         json.dump([{"text": t, "ids": tok.encode(t, add_special_tokens=False).ids} for t in checks], f)
 
-    train_seqs = encode_sequences(tok, train, CONFIG["max_position_embeddings"])
+    # the workers prepare the first renamed epoch while the model is set up
+    renamed = None
+    if a.rename_workers:
+        renamed = RenamedEpochs(os.path.join(a.corpus, "train.jsonl.gz"), os.path.join(model_dir, "tokenizer.json"),
+                                CONFIG["max_position_embeddings"], a.seed, a.rename_workers)
+    # with renaming every epoch comes from the workers: encoding the recorded names here too
+    # would only delay the start
+    train_seqs = [] if a.rename_workers else encode_sequences(tok, train, CONFIG["max_position_embeddings"])
     held_seqs = encode_sequences(tok, held, CONFIG["max_position_embeddings"])
-    n_tok = sum(len(s[0]) for s in train_seqs)
-    n_loss = sum(int(s[1].sum()) for s in train_seqs)
-    print(f"train: {len(train_seqs)} sequences, {n_tok} tokens ({n_loss} with loss); heldout: {len(held_seqs)}",
-          flush=True)
+    print(f"train: {len(train)} records; heldout: {len(held_seqs)} sequences", flush=True)
 
     from transformers import NemotronHConfig, NemotronHForCausalLM
     hf = NemotronHForCausalLM(NemotronHConfig(**CONFIG))  # its initialisation is the one to train from
@@ -335,17 +339,14 @@ def main():
     epoch = 0
     t_train = time.time()
     done = False
-    renamed = None
-    if a.rename_workers:
-        renamed = RenamedEpochs(os.path.join(a.corpus, "train.jsonl.gz"), os.path.join(model_dir, "tokenizer.json"),
-                                CONFIG["max_position_embeddings"], a.seed, a.rename_workers)
     copy_gen = torch.Generator().manual_seed(a.seed + 1)
     while not done:
         epoch += 1
         if renamed:
             t0 = time.time()
             train_seqs = renamed.next()
-            print(f"epoch {epoch}: {len(train_seqs)} renamed sequences (waited {time.time() - t0:.1f} s)", flush=True)
+            print(f"epoch {epoch}: {len(train_seqs)} renamed sequences, {sum(len(s[0]) for s in train_seqs)} tokens "
+                  f"({sum(int(s[1].sum()) for s in train_seqs)} with loss; waited {time.time() - t0:.1f} s)", flush=True)
         model.train()
         for ids, mask in batches(train_seqs, a.tokens_per_batch, rng):
             copying = rng.random() < a.copy_share
