@@ -256,6 +256,17 @@ def _wrong_fix(rng, correct_lines, k, buggy_line, name, cases):
 RESERVED_NAMES = set(dir(builtins)) | set(keyword.kwlist) | set(sys.stdlib_module_names)
 
 
+# How the tests' methods are named (real suites differ; the model must not expect one form).
+_CASE_WORDS = ["basic", "small", "simple", "mixed", "single", "pair", "larger", "typical", "edge", "another",
+               "short", "long", "first", "second", "third", "usual"]
+TEST_NAME_STYLES = [
+    lambda rng, n: [f"test_example_{k + 1}" for k in range(n)],
+    lambda rng, n: [f"test_case_{k + 1}" for k in range(n)],
+    lambda rng, n: [f"test_{k + 1}" for k in range(n)],
+    lambda rng, n: [f"test_{w}" for w in rng.sample(_CASE_WORDS, n)],
+]
+
+
 def camel(name):
     return "".join(p.capitalize() for p in name.split("_"))
 
@@ -337,12 +348,14 @@ def _try_make_repo(rng, split):
                      f'__all__ = [{", ".join(repr(n) for n in sorted(n for n, _ in tests))}]\n')
     source = pkg if reexport and rng.random() < 0.5 else f"{pkg}.{mod}"
     test_text = f"import unittest\n\nfrom {source} import {exported}\n"
+    style = rng.choice(TEST_NAME_STYLES)
     for name, cases in tests:
+        method_names = style(rng, len(cases))
         test_text += f"\n\nclass {camel(name)}Test(unittest.TestCase):\n"
         for k, (args, want) in enumerate(cases):
             if k:
                 test_text += "\n"
-            test_text += f"    def test_example_{k + 1}(self):\n"
+            test_text += f"    def {method_names[k]}(self):\n"
             test_text += f"        self.assertEqual({name}({args}), {want!r})\n"
     test_text += '\n\nif __name__ == "__main__":\n    unittest.main()\n'
 
