@@ -230,6 +230,8 @@ def play(nagent, repo, rng, workdir, policy=None):
                                "--endpoint", f"http://127.0.0.1:{server.server_port}/v1", "--model", "teacher"]
                               + (["--policy", policy] if policy else []),
                               env=env, capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, "nagent ran past 120 s"
     finally:
         server.shutdown()
         server.server_close()
