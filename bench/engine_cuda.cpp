@@ -8,8 +8,10 @@
 // decode (decode_batch_device) of B sessions at the prompt's context: aggregate tokens/s against
 // the roofline of the bytes that step reads: every dense weight once, the distinct routed
 // experts the step selected (counted from the router output over a few extra steps), and each
-// session's states and KV cache.
-//   bench_engine_cuda [--config FILE] [--prompt N] [--decode N] [--prefill N] [--batch B,B,...]
+// session's states and KV cache. The step at a long context (--long, default 128K tokens,
+// prefilled in --prefill chunks; 0 skips it) against the step at --prompt: a hybrid model's step
+// should barely grow with context (6 attention layers of 52 read the KV cache).
+//   bench_engine_cuda [--config FILE] [--prompt N] [--decode N] [--prefill N] [--long N] [--batch B,B,...]
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -214,7 +216,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i)
     if (std::strcmp(argv[i], "--config") == 0) config_path = argv[i + 1];
   const int64_t prompt = arg(argc, argv, "--prompt", 1024), steps = arg(argc, argv, "--decode", 128),
-                prefill = arg(argc, argv, "--prefill", 8192);
+                prefill = arg(argc, argv, "--prefill", 8192), long_ctx = arg(argc, argv, "--long", 131072);
   const std::vector<int64_t> batches = list_arg(argc, argv, "--batch", "1,8,32,64");
   const int64_t max_b = *std::max_element(batches.begin(), batches.end());
   const int64_t batch_steps = std::clamp<int64_t>(steps, 1, 32);
@@ -229,7 +231,8 @@ int main(int argc, char** argv) {
     cu::CudaOptions o;
     o.max_batch = std::max<int64_t>(prefill, prompt);
     // The batch-1 runs, and the largest batch's sessions (context, steps, page rounding).
-    o.kv_capacity = 2 * (prefill + prompt + steps + 256) + max_b * (prompt + batch_steps + 2 * o.page_size + 16);
+    o.kv_capacity = 2 * (prefill + prompt + steps + 256) + max_b * (prompt + batch_steps + 2 * o.page_size + 16) +
+                    (long_ctx > 0 ? long_ctx + steps + 256 : 0);
     cu::CudaNemotronH m(c, 42, o);
     const cudaStream_t st = m.stream();
     const double bw = copy_bandwidth(st);
@@ -300,6 +303,7 @@ int main(int argc, char** argv) {
     const int64_t captures = m.graph_captures() - captures0, replays = m.graph_replays() - replays0;
     const double step_short = std::min(variants[0].ms, variants.back().ms);
     const double step_long = decode_at(prefill, true, true);
+    const double step_very_long = long_ctx > 0 ? decode_at(long_ctx, true, true) : 0.0;
     const double bytes_short = decode_bytes(c, prompt + 8 + steps / 2);
     const double roof_short = bytes_short / bw * 1e3;
 
@@ -376,6 +380,10 @@ int main(int argc, char** argv) {
     std::printf("%-44s %9.3f ms  (%.2fx the step at %lld)\n",
                 ("decode step, context " + std::to_string(prefill)).c_str(), step_long, step_long / step_short,
                 static_cast<long long>(prompt));
+    if (long_ctx > 0)
+      std::printf("%-44s %9.3f ms  (%.2fx the step at %lld)\n",
+                  ("decode step, context " + std::to_string(long_ctx)).c_str(), step_very_long,
+                  step_very_long / step_short, static_cast<long long>(prompt));
     const int64_t ctx_b = prompt + 4 + batch_steps / 2;
     const double E = double(c.n_routed_experts), k = double(c.num_experts_per_tok);
     for (const BatchRow& r : batch_rows) {

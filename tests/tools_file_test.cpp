@@ -169,6 +169,35 @@ TEST_CASE("edit_file with two matches lists their lines and changes nothing") {
   CHECK(t.read("d.py") == "x = 1\ny = 2\nx = 9\n");
 }
 
+TEST_CASE("edit_file line picks one of several exact matches and never edits other text") {
+  TempWorkspace t;
+  const std::string text = "    total = 0\n    for s in xs:\n        total += len(s)\n    total\n";
+  t.write("e.py", text);
+  SECTION("a line where no match starts changes nothing and says so") {
+    auto r = t.call("edit_file", {{"path", "e.py"}, {"old_str", "    total"}, {"new_str", "    return total"}, {"line", 2}});
+    CHECK_FALSE(r.ok);
+    CHECK_THAT(r.output, Catch::Contains("occurs 3 times"));
+    CHECK_THAT(r.output, Catch::Contains("none of them (or more than one) starts at line 2"));
+    CHECK(t.read("e.py") == text);
+  }
+  SECTION("text that is not in the file is not found, whatever the line") {
+    auto r = t.call("edit_file", {{"path", "e.py"}, {"old_str", "    totals"}, {"new_str", "x"}, {"line", 4}});
+    CHECK_FALSE(r.ok);
+    CHECK_THAT(r.output, Catch::Contains("was not found"));
+    CHECK(t.read("e.py") == text);
+  }
+  SECTION("the match that starts on the line is edited") {
+    auto r = t.call("edit_file", {{"path", "e.py"}, {"old_str", "    total"}, {"new_str", "    return total"}, {"line", 4}});
+    REQUIRE(r.ok);
+    CHECK(t.read("e.py") == "    total = 0\n    for s in xs:\n        total += len(s)\n    return total\n");
+  }
+  SECTION("a unique match is taken wherever the line says") {
+    auto r = t.call("edit_file", {{"path", "e.py"}, {"old_str", "for s in xs"}, {"new_str", "for s in ys"}, {"line", 9}});
+    REQUIRE(r.ok);
+    CHECK_THAT(t.read("e.py"), Catch::Contains("for s in ys"));
+  }
+}
+
 TEST_CASE("edit_file keeps CRLF line endings and handles partial-line edits") {
   TempWorkspace t;
   t.write("w.txt", "alpha\r\nbeta\r\ngamma\r\n");

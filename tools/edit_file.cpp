@@ -44,7 +44,8 @@ class EditFileTool : public Tool {
   std::string description() const override {
     return "Replace text in a file: old_str must occur exactly once in the file, character for "
            "character (indentation and blank lines included; no line numbers from read_file). "
-           "Include enough surrounding lines to make it unique. new_str replaces it (empty deletes "
+           "Include enough surrounding lines to make it unique, or give line: the line number where "
+           "old_str starts, which picks one of several exact matches. new_str replaces it (empty deletes "
            "it). If old_str is not found, the error shows the closest regions of the file; if it "
            "occurs several times, the error lists their lines. The file's permissions and line "
            "endings (CRLF or LF) are kept. Use write_file to create files. "
@@ -56,7 +57,11 @@ class EditFileTool : public Tool {
             {"properties",
              {{"path", {{"type", "string"}, {"description", "File path, relative to the workspace root"}}},
               {"old_str", {{"type", "string"}, {"description", "Exact text to replace; must occur exactly once"}}},
-              {"new_str", {{"type", "string"}, {"description", "Replacement text"}}}}},
+              {"new_str", {{"type", "string"}, {"description", "Replacement text"}}},
+              {"line",
+               {{"type", "integer"},
+                {"description", "Optional: the line where old_str starts (as read_file numbers it); "
+                                "chooses among several exact matches, never edits text that differs"}}}}},
             {"required", {"path", "old_str", "new_str"}},
             {"additionalProperties", false}};
   }
@@ -89,14 +94,28 @@ class EditFileTool : public Tool {
       matches.push_back(pos);
     }
     if (matches.empty()) return not_found(shown, data, old_str);
+    // The line hint only chooses among exact matches: an edit never lands on text that differs
+    // from old_str, and a unique match is taken wherever it is.
+    if (matches.size() > 1 && args.contains("line")) {
+      const auto line = args["line"].get<int64_t>();
+      std::vector<size_t> on_line;
+      for (size_t m : matches)
+        if (static_cast<int64_t>(line_at(data, m)) == line) on_line.push_back(m);
+      if (on_line.size() == 1) matches = on_line;
+    }
     if (matches.size() > 1) {
       std::string lines;
       for (size_t i = 0; i < matches.size() && i < kMaxListedMatches; ++i) {
         lines += (i ? ", " : "") + std::to_string(line_at(data, matches[i]));
       }
       if (matches.size() > kMaxListedMatches) lines += ", ...";
+      const std::string hint = args.contains("line")
+                                   ? "; none of them (or more than one) starts at line " +
+                                         std::to_string(args["line"].get<int64_t>())
+                                   : "";
       return tool_error("old_str occurs " + std::to_string(matches.size()) + " times in " + shown + " (starting at lines " +
-                        lines + "); include more surrounding lines in old_str so that it matches exactly one place");
+                        lines + ")" + hint +
+                        "; include more surrounding lines in old_str, or give line, so that it matches exactly one place");
     }
 
     const size_t pos = matches[0];

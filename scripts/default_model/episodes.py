@@ -51,6 +51,7 @@ class Teacher:
         b = repo.bug
         module = repo.files[b.path]
         self.turns = []  # (reasoning, name, args, loss)
+        self.expect_failing = set()  # turn indices whose run_tests must still fail
         detour = rng.random()
         # a good agent looks at the failure first: the test output names the failing function
         self.turns.append(("I start by running the tests to see what fails.\n", "run_tests", {}, True))
@@ -65,49 +66,43 @@ class Teacher:
             self.turns.append((find, "search", {"pattern": "def " + b.func}, True))
         self.turns.append((f"{b.func} is defined in {b.path}. Let me read the file.\n", "read_file",
                            {"path": b.path}, True))
-        old, new = b.buggy_line, b.fixed_line
-        lines = module.splitlines()
-        above = b.line_no - 1  # 0-based index of the buggy line
-        while module.count(old) > 1:  # the text occurs elsewhere too: include the lines above
-            above -= 1
-            old, new = lines[above] + "\n" + old, lines[above] + "\n" + new
-        self.nonunique = self.missing = None
-        if 0.06 <= detour < 0.18:
-            stripped = b.buggy_line.strip()
-            if module.count(stripped) > 1 and b.fixed_line.strip() != stripped:
-                self.nonunique = stripped
-        reason = (f"In {b.func}, line {b.line_no} reads `{b.buggy_line.strip()}`. "
-                  f"{repo_gen.KIND_REASON[b.kind]}: it should be `{b.fixed_line.strip()}`.\n")
-        self.expect_failing = set()  # steps whose run_tests must still fail
-        if self.nonunique:
-            self.turns.append((reason, "edit_file", {"path": b.path, "old_str": self.nonunique,
-                                                      "new_str": b.fixed_line.strip()}, False))
-            self.turns.append(("That text occurs more than once. I include the whole line, with its "
-                               "indentation, to make it unique.\n", "edit_file",
-                               {"path": b.path, "old_str": old, "new_str": new}, True))
-        elif 0.30 <= detour < 0.40 and self._misquote(module, b.buggy_line):
+        # The reasoning quotes the buggy line whole, indentation included, and the edit copies
+        # it from there with its line number: a short copy out of the reasoning just written is
+        # what a small model gets right, where picking a line out of the file listing was not
+        # (session 4's model named the right line and then edited the one above it). The line
+        # number also settles a line whose text occurs elsewhere in the file.
+        n = b.line_no
+        edit = {"path": b.path, "line": n, "old_str": b.buggy_line, "new_str": b.fixed_line}
+        reason = (f"In {b.func}, line {n} reads:\n{b.buggy_line}\n"
+                  f"{repo_gen.KIND_REASON[b.kind]}. It should read:\n{b.fixed_line}\n")
+        self.expected_error = {}  # turn index -> text the tool's error must contain
+        repeated = module.count(b.buggy_line) > 1
+        misquote = self._misquote(module, b.buggy_line)
+        if repeated and detour < 0.18:
+            # the line number left out (no loss): the tool lists the matches and the agent adds it
+            self.expected_error[len(self.turns)] = "occurs"
+            self.turns.append((reason, "edit_file", {k: v for k, v in edit.items() if k != "line"}, False))
+            self.turns.append((f"That text occurs more than once. The one to fix starts at line {n}, so I give "
+                               f"the line.\n", "edit_file", edit, True))
+        elif 0.30 <= detour < 0.40 and misquote:
             # an old_str that is not in the file (a misremembered line, no loss): the tool answers
             # with the closest region, and the agent copies the line from there
-            self.missing = self._misquote(module, b.buggy_line)
-            self.turns.append((reason, "edit_file", {"path": b.path, "old_str": self.missing,
-                                                      "new_str": b.fixed_line.strip()}, False))
-            self.turns.append((f"That text is not in the file. The closest line is line {b.line_no}, "
-                               f"`{b.buggy_line.strip()}`; I copy it exactly.\n", "edit_file",
-                               {"path": b.path, "old_str": old, "new_str": new}, True))
+            self.expected_error[len(self.turns)] = f"{n}\t{b.buggy_line}"
+            self.turns.append((reason.replace(b.buggy_line.strip(), misquote), "edit_file",
+                               dict(edit, old_str=b.buggy_line.replace(b.buggy_line.strip(), misquote)), False))
+            self.turns.append((f"That text is not in the file. The closest line is line {n}:\n{b.buggy_line}\n"
+                               f"I copy it exactly.\n", "edit_file", edit, True))
         elif 0.18 <= detour < 0.30 and b.wrong_line:
             # a wrong first fix (no loss), the tests still failing, then the right fix
-            wrong = old[:len(old) - len(b.buggy_line)] + b.wrong_line
-            self.turns.append((f"In {b.func}, line {b.line_no} reads `{b.buggy_line.strip()}`. "
-                               f"It should probably be `{b.wrong_line.strip()}`.\n", "edit_file",
-                               {"path": b.path, "old_str": old, "new_str": wrong}, False))
+            self.turns.append((f"In {b.func}, line {n} reads:\n{b.buggy_line}\nIt should probably read:\n"
+                               f"{b.wrong_line}\n", "edit_file", dict(edit, new_str=b.wrong_line), False))
             self.turns.append(("Now I run the tests to check the fix.\n", "run_tests", {}, True))
             self.expect_failing.add(len(self.turns))
-            self.turns.append((f"{repo_gen.camel(b.func)}Test still fails, so `{b.wrong_line.strip()}` was not the "
-                               f"fix. {repo_gen.KIND_REASON[b.kind]}: line {b.line_no} should be "
-                               f"`{b.fixed_line.strip()}`.\n", "edit_file",
-                               {"path": b.path, "old_str": wrong, "new_str": new}, True))
+            self.turns.append((f"{repo_gen.camel(b.func)}Test still fails, so that was not the fix. Line {n} now "
+                               f"reads:\n{b.wrong_line}\n{repo_gen.KIND_REASON[b.kind]}. It should read:\n"
+                               f"{b.fixed_line}\n", "edit_file", dict(edit, old_str=b.wrong_line), True))
         else:
-            self.turns.append((reason, "edit_file", {"path": b.path, "old_str": old, "new_str": new}, True))
+            self.turns.append((reason, "edit_file", edit, True))
         self.turns.append(("Now I run the tests to check the fix.\n", "run_tests", {}, True))
         self.turns.append(("The tests pass.\n", "finish",
                            {"summary": f"Fixed {b.func} in {b.path}: `{b.buggy_line.strip()}` -> "
@@ -142,10 +137,8 @@ class Teacher:
             ok = last["role"] == "user" and "Error" in text
         elif name == "search":
             ok = self.repo.bug.path in text
-        elif name == "edit_file" and prev[2]["old_str"] == self.nonunique:
-            ok = "once" in text or "occurs" in text or "times" in text
-        elif name == "edit_file" and prev[2]["old_str"] == self.missing:
-            ok = "not found" in text and f"{self.repo.bug.line_no}\t{self.repo.bug.buggy_line}" in text
+        elif self.step - 1 in self.expected_error:
+            ok = self.expected_error[self.step - 1] in text
         elif name == "edit_file":
             ok = text.startswith("Edited")
         elif name == "run_tests" and (self.step == 1 or self.step in self.expect_failing):
@@ -288,6 +281,7 @@ def main():
             for pieces in sequences:
                 out.write(json.dumps({"episode": i, "split": a.split, "pieces": pieces}) + "\n")
                 seqs += 1
+            out.flush()  # whole episodes only, so the file can be read (or the run stopped) at any time
             done += 1
             if done % 50 == 0:
                 print(f"{done} episodes, {seqs} sequences, {errors} failed, {time.time() - t0:.0f} s",

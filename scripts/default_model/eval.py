@@ -11,6 +11,7 @@ Reports resolved rate, mean steps, the share of model turns with a malformed too
 per task; --json writes the per-task rows too.
 
 usage: eval.py [--nagent build/nagent] [--count 50] [--seed 2026] [--model DIR] [--json FILE]
+               [--traces DIR (each task's event stream, DIR/task_N.jsonl)]
 """
 import argparse
 import json
@@ -26,7 +27,7 @@ import repos as repo_gen  # noqa: E402
 from episodes import write_repo  # noqa: E402
 
 
-def run_task(nagent, repo, work, model, timeout_s):
+def run_task(nagent, repo, work, model, timeout_s, trace_path=None):
     root = os.path.join(work, "repo")
     subprocess.run(["rm", "-rf", root], check=True)
     write_repo(repo, root)
@@ -42,6 +43,9 @@ def run_task(nagent, repo, work, model, timeout_s):
     except subprocess.TimeoutExpired as e:
         code, out = -1, (e.stdout or b"").decode(errors="replace")
     wall = time.time() - t0
+    if trace_path:
+        with open(trace_path, "w") as f:
+            f.write(out)
     turns = malformed = 0
     for line in out.splitlines():
         try:
@@ -68,13 +72,17 @@ def main():
     ap.add_argument("--model", default=None, help="model directory (default: nagent's shipped default)")
     ap.add_argument("--timeout-s", type=float, default=300)
     ap.add_argument("--json", default=None)
+    ap.add_argument("--traces", default=None, help="directory for each task's event stream")
     a = ap.parse_args()
+    if a.traces:
+        os.makedirs(a.traces, exist_ok=True)
     nagent = os.path.abspath(a.nagent)
     rng = random.Random(a.seed)
     rows = []
     with tempfile.TemporaryDirectory(prefix="nagent-eval-") as work:
         for i in range(a.count):
-            row = run_task(nagent, repo_gen.make_repo(rng, "heldout"), work, a.model, a.timeout_s)
+            trace = os.path.join(a.traces, f"task_{i + 1}.jsonl") if a.traces else None
+            row = run_task(nagent, repo_gen.make_repo(rng, "heldout"), work, a.model, a.timeout_s, trace)
             rows.append(row)
             print(f"{i + 1:3d} {'ok  ' if row['resolved'] else 'FAIL'} {row['steps']:2d} steps "
                   f"{row['wall_s']:6.1f} s  {row['bug']['kind']:<14} {row['bug']['func']}", flush=True)

@@ -12,7 +12,7 @@
    nagent's CPU engine is tested against) and the loss curve.
 
 usage: train.py --corpus DIR (train.jsonl.gz, heldout.jsonl.gz from episodes.py) --out OUTDIR
-                [--resume DIR (an earlier OUTDIR)] [--budget-s 420]
+                [--resume DIR (an earlier OUTDIR, or a model directory)] [--budget-s 420]
 """
 import argparse
 import concurrent.futures
@@ -258,6 +258,28 @@ def copy_batch(gen, rows, length):
     return ids, mask
 
 
+def resume_state(directory):
+    """{"model": fp32 state dict, "step"} from an earlier run: its checkpoint.pt (fp32), or else the
+    shipped weights in `directory` (bf16 safetensors; the step from its train_log.jsonl)."""
+    path = os.path.join(directory, "checkpoint.pt")
+    if os.path.exists(path):
+        return torch.load(path, map_location="cpu")
+    from safetensors.torch import load_file
+    hub = {}
+    for name in sorted(os.listdir(directory)):
+        if name.endswith(".safetensors"):
+            hub.update(load_file(os.path.join(directory, name)))
+    if not hub:
+        raise SystemExit(f"--resume {directory}: neither checkpoint.pt nor *.safetensors there")
+    step = 0
+    log = os.path.join(directory, "train_log.jsonl")
+    if os.path.exists(log):
+        with open(log) as f:
+            step = max([json.loads(line).get("step", 0) for line in f if line.strip()] or [0])
+    print(f"resuming from the bf16 weights in {directory} (step {step})", flush=True)
+    return {"model": {k: v.float() for k, v in ref.hf_state_dict(hub).items()}, "step": step}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", required=True)
@@ -320,7 +342,7 @@ def main():
     step = 0
     if a.resume:
         # into both: the parity check below then compares the two on the weights being trained
-        state = torch.load(os.path.join(a.resume, "checkpoint.pt"), map_location="cpu")
+        state = resume_state(a.resume)
         model.load_state_dict(state["model"])
         hf.load_state_dict(state["model"], strict=True)
         step = state["step"]

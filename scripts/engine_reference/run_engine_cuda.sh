@@ -2,7 +2,8 @@
 # On the GPU machine: builds the CUDA engine's checks and benchmark (build_engine_cuda.sh), runs
 # the checks (tests/gpu/engine_cuda_check.cpp) and then the benchmark (bench/engine_cuda.cpp:
 # decode with the CUDA graph on and off, fast and older GEMV, the one-token GEMV paths, batched
-# decode at B = 1, 8, 32, 64 sessions, prefill),
+# decode at B = 1, 8, 32, 64 sessions, prefill, the step at 128K context), then PyTorch +
+# transformers eager on the same shape (bench_torch_cuda.py; TORCH=0 skips it) for the ratio,
 # full logs under LOG_DIR ($OUT when set), and prints a short table last.
 #   NLOHMANN_INCLUDE=DIR run_engine_cuda.sh [BUILD_DIR]
 set -uo pipefail
@@ -20,10 +21,19 @@ t1=$(date +%s)
 timeout 180 "$build/engine_cuda_check" >"$logs/check.log" 2>&1
 check_rc=$?
 t2=$(date +%s)
-timeout 150 "$build/bench_engine_cuda" >"$logs/bench.log" 2>&1
+timeout 240 "$build/bench_engine_cuda" >"$logs/bench.log" 2>&1
 bench_rc=$?
 t3=$(date +%s)
-echo "== build $((t1 - t0)) s, check $((t2 - t1)) s (rc $check_rc), bench $((t3 - t2)) s (rc $bench_rc)"
+torch_rc=skipped
+if [[ ${TORCH:-1} == 1 ]]; then
+  timeout 240 python3 "$root/scripts/engine_reference/bench_torch_cuda.py" \
+    "$root/tests/fixtures/nemotronh/configs/nemotron3_nano_30b_a3b.json" --ours "$logs/bench.log" \
+    >"$logs/torch.json" 2>"$logs/torch.log"
+  torch_rc=$?
+fi
+t4=$(date +%s)
+echo "== build $((t1 - t0)) s, check $((t2 - t1)) s (rc $check_rc), bench $((t3 - t2)) s (rc $bench_rc)," \
+  "PyTorch $((t4 - t3)) s (rc $torch_rc)"
 echo "== checks that failed (of $(grep -cE ' (ok|FAIL)$' "$logs/check.log")):"
 grep -E 'FAIL$|engine_cuda_check:' "$logs/check.log" | head -30
 echo "== new-kernel and graph checks:"
@@ -32,3 +42,8 @@ echo "== batched decode checks:"
 grep -E 'decode_batch|moe_group|expert_group' "$logs/check.log" | cut -c1-120 | head -80
 echo "== bench:"
 grep -vE '^ {2}[a-z].*GiB$' "$logs/bench.log" | tail -50
+if [[ $torch_rc != skipped ]]; then
+  echo "== PyTorch + transformers eager, same shape and GPU:"
+  cat "$logs/torch.json"
+  [[ $torch_rc == 0 ]] || tail -15 "$logs/torch.log"
+fi
