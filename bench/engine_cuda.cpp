@@ -11,7 +11,11 @@
 // session's states and KV cache. The step at a long context (--long, default 128K tokens,
 // prefilled in --prefill chunks; 0 skips it) against the step at --prompt: a hybrid model's step
 // should barely grow with context (6 attention layers of 52 read the KV cache).
+// --profile B instead runs one eager decode step of B sessions at context --prompt between
+// cudaProfilerStart and Stop, for `ncu --profile-from-start off` (run_engine_cuda.sh PROFILE=1).
 //   bench_engine_cuda [--config FILE] [--prompt N] [--decode N] [--prefill N] [--long N] [--batch B,B,...]
+//                     [--profile B]
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -218,7 +222,8 @@ int main(int argc, char** argv) {
   const int64_t prompt = arg(argc, argv, "--prompt", 1024), steps = arg(argc, argv, "--decode", 128),
                 prefill = arg(argc, argv, "--prefill", 8192), long_ctx = arg(argc, argv, "--long", 131072);
   const std::vector<int64_t> batches = list_arg(argc, argv, "--batch", "1,8,32,64");
-  const int64_t max_b = *std::max_element(batches.begin(), batches.end());
+  const int64_t profile_b = arg(argc, argv, "--profile", 0);
+  const int64_t max_b = std::max(*std::max_element(batches.begin(), batches.end()), profile_b);
   const int64_t batch_steps = std::clamp<int64_t>(steps, 1, 32);
   if (cu::device_count() == 0) {
     std::fprintf(stderr, "bench_engine_cuda: no CUDA GPU\n");
@@ -249,6 +254,38 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < host_tokens.size(); ++i) host_tokens[i] = static_cast<int32_t>((i * 7919 + 13) % V);
     NAGENT_CUDA_CHECK(cudaMemcpy(tokens.get(), host_tokens.data(), host_tokens.size() * 4, cudaMemcpyHostToDevice));
     Timer t(st);
+
+    if (profile_b > 0) {
+      m.set_graphs(false);
+      m.set_fast_gemv(true);
+      ModelState base = m.new_state();
+      auto* bs = static_cast<cu::CudaState*>(base.device.get());
+      for (int64_t done = 0; done < prompt;) {
+        const int64_t n = std::min<int64_t>(prompt - done, prefill);
+        m.forward_device(*bs, tokens.as<int32_t>(), n, logits.as<float>(), false);
+        done += n;
+      }
+      std::vector<ModelState> sessions(static_cast<size_t>(profile_b), base);
+      std::vector<cu::CudaState*> seqs;
+      for (ModelState& s : sessions) seqs.push_back(static_cast<cu::CudaState*>(s.device.get()));
+      cu::DeviceBuffer btok(sizeof(int32_t) * profile_b, nullptr, ""), blog(sizeof(float) * profile_b * V, nullptr, "");
+      cu::argmax_rows(logits.as<float>(), 1, V, btok.as<int32_t>(), st);
+      auto step = [&] {
+        if (profile_b == 1)
+          m.forward_device(*seqs[0], btok.as<int32_t>(), 1, blog.as<float>(), false);
+        else
+          m.decode_batch_device(seqs.data(), btok.as<int32_t>(), profile_b, blog.as<float>());
+      };
+      for (int i = 0; i < 3; ++i) step();
+      NAGENT_CUDA_CHECK(cudaStreamSynchronize(st));
+      NAGENT_CUDA_CHECK(cudaProfilerStart());
+      step();
+      NAGENT_CUDA_CHECK(cudaStreamSynchronize(st));
+      NAGENT_CUDA_CHECK(cudaProfilerStop());
+      std::printf("profiled one eager decode step of %lld sessions at context %lld\n",
+                  static_cast<long long>(profile_b), static_cast<long long>(prompt));
+      return 0;
+    }
 
     // Prefill: one warm-up pass, then the timed one on a fresh state.
     double prefill_ms = 0;
