@@ -12,9 +12,10 @@
 // prefilled in --prefill chunks; 0 skips it) against the step at --prompt: a hybrid model's step
 // should barely grow with context (6 attention layers of 52 read the KV cache).
 // --profile B instead runs one eager decode step of B sessions at context --prompt between
-// cudaProfilerStart and Stop, for `ncu --profile-from-start off` (run_engine_cuda.sh PROFILE=1).
+// cudaProfilerStart and Stop, for `ncu --profile-from-start off` (run_engine_cuda.sh PROFILE=1);
+// --profile-prefill 1 the same for one prefill of --prefill tokens.
 //   bench_engine_cuda [--config FILE] [--prompt N] [--decode N] [--prefill N] [--long N] [--batch B,B,...]
-//                     [--profile B]
+//                     [--profile B] [--profile-prefill 1]
 #include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 
@@ -223,6 +224,7 @@ int main(int argc, char** argv) {
                 prefill = arg(argc, argv, "--prefill", 8192), long_ctx = arg(argc, argv, "--long", 131072);
   const std::vector<int64_t> batches = list_arg(argc, argv, "--batch", "1,8,32,64");
   const int64_t profile_b = arg(argc, argv, "--profile", 0);
+  const bool profile_prefill = arg(argc, argv, "--profile-prefill", 0) != 0;
   const int64_t max_b = std::max(*std::max_element(batches.begin(), batches.end()), profile_b);
   const int64_t batch_steps = std::clamp<int64_t>(steps, 1, 32);
   if (cu::device_count() == 0) {
@@ -234,7 +236,7 @@ int main(int argc, char** argv) {
     cudaDeviceProp prop{};
     NAGENT_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
     cu::CudaOptions o;
-    o.max_batch = std::max<int64_t>(prefill, prompt);
+    o.max_batch = prefill;  // every prompt goes in chunks of at most `prefill` tokens
     // The batch-1 runs, and the largest batch's sessions (context, steps, page rounding).
     o.kv_capacity = 2 * (prefill + prompt + steps + 256) + max_b * (prompt + batch_steps + 2 * o.page_size + 16) +
                     (long_ctx > 0 ? long_ctx + steps + 256 : 0);
@@ -255,6 +257,17 @@ int main(int argc, char** argv) {
     NAGENT_CUDA_CHECK(cudaMemcpy(tokens.get(), host_tokens.data(), host_tokens.size() * 4, cudaMemcpyHostToDevice));
     Timer t(st);
 
+    if (profile_prefill) {  // one forward of --prefill tokens on a fresh state
+      ModelState s = m.new_state();
+      auto* cs = static_cast<cu::CudaState*>(s.device.get());
+      NAGENT_CUDA_CHECK(cudaStreamSynchronize(st));
+      NAGENT_CUDA_CHECK(cudaProfilerStart());
+      m.forward_device(*cs, tokens.as<int32_t>(), prefill, logits.as<float>(), false);
+      NAGENT_CUDA_CHECK(cudaStreamSynchronize(st));
+      NAGENT_CUDA_CHECK(cudaProfilerStop());
+      std::printf("profiled one prefill of %lld tokens\n", static_cast<long long>(prefill));
+      return 0;
+    }
     if (profile_b > 0) {
       m.set_graphs(false);
       m.set_fast_gemv(true);

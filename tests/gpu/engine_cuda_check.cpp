@@ -787,10 +787,14 @@ int main(int argc, char** argv) {
     check_mamba(st, 40, 16, {64, 128, 8, 8, 16, 2, 4, 200});            // fixture shape
     check_mamba(st, 1, 16, {64, 128, 8, 8, 16, 2, 4, 200});             // fixture shape, decode step
     check_mamba(st, 1, 16, {48, 72, 6, 8, 6, 2, 4, 126});               // N % 4 != 0: older step kernel
+    // Decode: groups of <= 16 heads with head_dim % 16 == 0 take the tensor-core kernel, others
+    // the SIMT one; key counts from one partial tile to the 512-split cap.
     check_attention(st, 1, 1000, 32, 2, 128);
     check_attention(st, 1, 20000, 32, 2, 128);  // 157 splits
     check_attention(st, 1, 70000, 32, 2, 128);  // capped at 512 splits
-    check_attention(st, 1, 3000, 64, 2, 128);   // 32 query heads per kv head
+    check_attention(st, 1, 777, 10, 2, 32);     // the default model's shape: 5 heads per group
+    check_attention(st, 1, 300, 32, 8, 128);    // 4 heads per group
+    check_attention(st, 1, 20000, 64, 2, 128);  // 32 heads per group: SIMT
     check_attention(st, 1, 5, 4, 2, 16);
     check_attention(st, 70, 130, 32, 2, 128);
     check_attention(st, 40, 0, 4, 2, 16);

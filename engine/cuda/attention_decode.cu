@@ -1,0 +1,500 @@
+// Attention decode: one query per head for each decode row over the paged bf16 KV cache
+// (flash-decoding): blocks take (kv head, key range, row) triples, each serving all query heads
+// of the group from one read of K/V, and a second kernel combines the key ranges. One sequence,
+// or one token of each of many with their own page tables (DecodeSeqs).
+//  - mma_decode_kernel (groups of up to 16 query heads, head_dim a multiple of 16: Nemotron's):
+//    the group's queries are the 16 rows of tensor-core products (mma.sync m16n8k16, bf16 in,
+//    fp32 out); K/V tiles arrive by cp.async, double-buffered. The fp32 queries and softmax
+//    weights enter as two bf16 terms (hi + lo), so the products keep about 16 bits of mantissa
+//    where one bf16 term would keep 8: the result stays within fp32-path rounding.
+//  - decode_kernel (SIMT, fp32): any group up to 32 heads.
+#include <algorithm>
+#include <cmath>
+
+#include "engine/cuda/attention_kv.cuh"
+#include "engine/cuda/cuda_check.h"
+#include "engine/cuda/kernels.h"
+
+namespace nagent::engine::cuda {
+
+namespace {
+
+constexpr int kDecodeWarps = 8;
+constexpr int kHeadsPerWarp = 4;  // SIMT: query heads per warp, so at most 32 per kv head
+constexpr int kDecodeThreads = kDecodeWarps * 32;
+constexpr int kSimtTile = 32;  // keys per SIMT tile
+constexpr int kDecodeLoads = 2 * kSimtTile * (kMaxHeadDim / 8) / kDecodeThreads;  // 16-byte loads per thread per tile
+constexpr int kMmaWarps = 4;
+constexpr int kMmaTile = 16 * kMmaWarps;  // keys per tile: 16 per warp (one k16 step of P V)
+constexpr int kMmaRows = 16;               // query heads per block: the m16 of the products
+
+// The most splits any key count gets (the grid's y extent, fixed by the shape and the number
+// of rows so that a captured graph serves every position: about eight blocks per SM, so many
+// rows need fewer splits), and how the keys are split: computed on the device from the position
+// and that extent, identically for every launch. A split takes at least kMinTilesPerSplit tiles
+// so that its partial (hd + 4 floats per query head) stays small against the keys it reads.
+constexpr int kMaxSplits = 512;
+constexpr int kMinTilesPerSplit = 2;
+__host__ __device__ __forceinline__ int max_decode_splits(int Hkv, int64_t rows) {
+  const int64_t s = 1056 / max64(1, int64_t(Hkv) * rows);
+  return static_cast<int>(s < 1 ? 1 : (s > kMaxSplits ? kMaxSplits : s));
+}
+struct DecodeSplit {
+  int64_t per_split;
+  int used;  // every split non-empty
+};
+__host__ __device__ __forceinline__ DecodeSplit decode_split(int64_t keys, int max_splits, int tile) {
+  const int64_t tiles = (keys + tile - 1) / tile;
+  const int64_t wanted = (tiles + kMinTilesPerSplit - 1) / kMinTilesPerSplit;
+  const int splits = static_cast<int>(min64(max_splits, wanted < 1 ? 1 : wanted));
+  const int64_t per_split = ((keys + splits - 1) / splits + tile - 1) / tile * tile;
+  return {per_split, static_cast<int>((keys + per_split - 1) / per_split)};
+}
+
+bool use_mma(int rep, int hd) { return rep <= kMmaRows && hd % 16 == 0; }
+
+// One decode tile of kv head kvh (keys [j0, j0 + kSimtTile), zeros from `end` on) as 16-byte raw
+// loads held in registers, so that the next tile is in flight while this one is computed on.
+// Item it: K (it < kSimtTile * hd / 8) or V, key it / (hd / 8) of the tile, 8 values it % (hd / 8).
+__device__ __forceinline__ void fetch_decode_tile(const KvView& kv, int64_t j0, int64_t end, int kvh, int hd,
+                                                  uint4 (&raw)[kDecodeLoads]) {
+  const int vecs = hd / 8, per_kind = kSimtTile * vecs;
+#pragma unroll
+  for (int i = 0; i < kDecodeLoads; ++i) {
+    const int it = threadIdx.x + i * kDecodeThreads;
+    raw[i] = make_uint4(0u, 0u, 0u, 0u);
+    if (it >= 2 * per_kind) continue;
+    const int which = it / per_kind, rem = it % per_kind;
+    const int64_t j = j0 + rem / vecs;
+    if (j < end) raw[i] = __ldg(reinterpret_cast<const uint4*>(kv_row(kv, j, which) + kvh * hd) + rem % vecs);
+  }
+}
+// The fetched tile into ks / vs ([kSimtTile][hd + 4] fp32: rows 16-byte aligned, and float4 reads
+// of consecutive rows by a quarter warp fall in distinct banks).
+__device__ __forceinline__ void store_decode_tile(const uint4 (&raw)[kDecodeLoads], int hd, float* ks, float* vs) {
+  const int vecs = hd / 8, per_kind = kSimtTile * vecs, ld = hd + 4;
+#pragma unroll
+  for (int i = 0; i < kDecodeLoads; ++i) {
+    const int it = threadIdx.x + i * kDecodeThreads;
+    if (it >= 2 * per_kind) continue;
+    const int which = it / per_kind, rem = it % per_kind;
+    float* dst = (which ? vs : ks) + (rem / vecs) * ld + (rem % vecs) * 8;
+    const __nv_bfloat162* p = reinterpret_cast<const __nv_bfloat162*>(&raw[i]);
+    const float2 a = __bfloat1622float2(p[0]), b = __bfloat1622float2(p[1]);
+    const float2 c = __bfloat1622float2(p[2]), d = __bfloat1622float2(p[3]);
+    reinterpret_cast<float4*>(dst)[0] = make_float4(a.x, a.y, b.x, b.y);
+    reinterpret_cast<float4*>(dst)[1] = make_float4(c.x, c.y, d.x, d.y);
+  }
+}
+
+__device__ __forceinline__ void fma4(float4& acc, float4 a, float4 b) {
+  acc.x += a.x * b.x;
+  acc.y += a.y * b.y;
+  acc.z += a.z * b.z;
+  acc.w += a.w * b.w;
+}
+__device__ __forceinline__ void axpy4(float4& o, float a, float4 v) {
+  o.x += a * v.x;
+  o.y += a * v.y;
+  o.z += a * v.z;
+  o.w += a * v.w;
+}
+
+// SIMT decode, for groups of more than 16 query heads (or head_dim not a multiple of 16).
+// Block (kvh, split, row): warp w serves query heads w, w + 8, ... of the group, so every head
+// of the group shares one read of K/V; lane = key within the tile for the scores, lane = output
+// columns 4 lane .. 4 lane + 3 for the values. Partials: m, l, (2 floats unused), o[hd].
+// The row's keys 0..seqs.pos[row]; blocks past the used splits return at once.
+// partial: [rows][Hq][gridDim.y][hd + 4].
+__global__ void __launch_bounds__(kDecodeThreads, 3) decode_kernel(const float* q, DecodeSeqs seqs, int Hq, int Hkv,
+                                                                int hd, KvView kv, float scale, float* partial) {
+  const int kvh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const int64_t row = blockIdx.z;
+  const int64_t keys = int64_t(seqs.pos[row]) + 1;
+  const DecodeSplit ds = decode_split(keys, splits, kSimtTile);
+  if (split >= ds.used) return;
+  if (seqs.tables) kv.pages = seqs.tables[row];
+  q += row * Hq * hd;
+  partial += row * Hq * splits * (hd + 4);
+  const int rep = Hq / Hkv, hd4 = hd / 4, ld4 = (hd + 4) / 4;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const bool owns_cols = lane < hd4;
+  const int heads = (rep - warp + kDecodeWarps - 1) / kDecodeWarps;  // this warp's: warp-uniform
+  extern __shared__ float4 smem4[];
+  float4* qs = smem4;               // [rep][hd / 4]
+  float4* ks = qs + rep * hd4;      // [kSimtTile][ld4]
+  float4* vs = ks + kSimtTile * ld4;
+  for (int i = threadIdx.x; i < rep * hd; i += blockDim.x)
+    reinterpret_cast<float*>(qs)[i] = q[(kvh * rep) * hd + i] * scale;
+  const int64_t begin = split * ds.per_split, end = min64(keys, begin + ds.per_split);
+  float m[kHeadsPerWarp], l[kHeadsPerWarp];
+  float4 o[kHeadsPerWarp];
+#pragma unroll
+  for (int a = 0; a < kHeadsPerWarp; ++a) {
+    m[a] = -INFINITY;
+    l[a] = 0.0f;
+    o[a] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  }
+  uint4 raw[kDecodeLoads];
+  fetch_decode_tile(kv, begin, end, kvh, hd, raw);
+  for (int64_t j0 = begin; j0 < end; j0 += kSimtTile) {
+    __syncthreads();  // the previous tile is consumed
+    store_decode_tile(raw, hd, reinterpret_cast<float*>(ks), reinterpret_cast<float*>(vs));
+    __syncthreads();
+    if (j0 + kSimtTile < end) fetch_decode_tile(kv, j0 + kSimtTile, end, kvh, hd, raw);
+    // Four partial sums per head (one per float4 component) keep the FMA chains short.
+    float4 s4[kHeadsPerWarp];
+#pragma unroll
+    for (int a = 0; a < kHeadsPerWarp; ++a) s4[a] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll 4
+    for (int e = 0; e < hd4; ++e) {
+      const float4 k4 = ks[lane * ld4 + e];
+#pragma unroll
+      for (int a = 0; a < kHeadsPerWarp; ++a)
+        if (a < heads) fma4(s4[a], qs[(warp + a * kDecodeWarps) * hd4 + e], k4);
+    }
+    float p[kHeadsPerWarp];
+#pragma unroll
+    for (int a = 0; a < kHeadsPerWarp; ++a) {
+      p[a] = 0.0f;
+      if (a >= heads) continue;
+      const float sa = j0 + lane < end ? (s4[a].x + s4[a].y) + (s4[a].z + s4[a].w) : -INFINITY;
+      const float m_new = fmaxf(m[a], warp_max(sa));
+      const float alpha = expf(m[a] - m_new);
+      p[a] = expf(sa - m_new);
+      l[a] = l[a] * alpha + warp_sum(p[a]);
+      m[a] = m_new;
+      o[a].x *= alpha;
+      o[a].y *= alpha;
+      o[a].z *= alpha;
+      o[a].w *= alpha;
+    }
+#pragma unroll 4
+    for (int c = 0; c < kSimtTile; ++c) {
+      const float4 v4 = owns_cols ? vs[c * ld4 + lane] : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+      for (int a = 0; a < kHeadsPerWarp; ++a)
+        if (a < heads) axpy4(o[a], __shfl_sync(0xffffffffu, p[a], c), v4);
+    }
+  }
+#pragma unroll
+  for (int a = 0; a < kHeadsPerWarp; ++a) {
+    if (a >= heads) continue;
+    const int hh = warp + a * kDecodeWarps;
+    float* dst = partial + (int64_t(kvh * rep + hh) * splits + split) * (hd + 4);
+    if (lane == 0) {
+      dst[0] = m[a];
+      dst[1] = l[a];
+    }
+    if (owns_cols) reinterpret_cast<float4*>(dst + 4)[lane] = o[a];
+  }
+}
+
+// --- tensor-core decode ---
+
+__device__ __forceinline__ void mma_16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+// 16 bytes global -> shared without passing through registers; valid false: zeros.
+__device__ __forceinline__ void cp_async16(void* dst, const void* src, bool valid) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(src), "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+// Two bf16 of consecutive columns as one operand register (the lower column in the low half).
+__device__ __forceinline__ uint32_t pack_bf16(bf16 lo, bf16 hi) {
+  return uint32_t(__bfloat16_as_ushort(lo)) | (uint32_t(__bfloat16_as_ushort(hi)) << 16);
+}
+__device__ __forceinline__ uint32_t ld_pair(const bf16* p) { return *reinterpret_cast<const uint32_t*>(p); }
+// x = hi + lo, both bf16, for the pair (x0, x1).
+__device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uint32_t& lo) {
+  const bf16 h0 = __float2bfloat16(x0), h1 = __float2bfloat16(x1);
+  hi = pack_bf16(h0, h1);
+  lo = pack_bf16(__float2bfloat16(x0 - __bfloat162float(h0)), __float2bfloat16(x1 - __bfloat162float(h1)));
+}
+
+// Keys [j0, j0 + kMmaTile) of kv head kvh into ks / vs ([kMmaTile][hd + 8] bf16), zeros from
+// `end` on, by cp.async (the caller commits).
+__device__ __forceinline__ void issue_mma_tile(const KvView& kv, int64_t j0, int64_t end, int kvh, int hd, bf16* ks,
+                                               bf16* vs) {
+  const int vecs = hd / 8, per_kind = kMmaTile * vecs, ld = hd + 8;
+  for (int it = threadIdx.x; it < 2 * per_kind; it += blockDim.x) {
+    const int which = it / per_kind, rem = it % per_kind, jj = rem / vecs, vec = rem % vecs;
+    const int64_t j = j0 + jj;
+    const bool valid = j < end;
+    const bf16* src = valid ? kv_row(kv, j, which) + kvh * hd + vec * 8 : kv.pool;
+    cp_async16((which ? vs : ks) + jj * ld + vec * 8, src, valid);
+  }
+}
+
+// Block (kvh, split, row), kMmaWarps warps. Rows of the products: the group's query heads (up
+// to 16; rows past the group are zero and never written). Warp w takes keys 16 w .. 16 w + 15
+// of every tile with its own online softmax (m, l and O[16][hd] in registers: the mma
+// accumulator layout, rows g = lane / 4 and g + 8, columns 2 (lane % 4) + {0, 1} of each n8
+// tile), and the warps' results are merged at the end into the split's partial:
+// [rows][Hq][gridDim.y][hd + 4] as decode_kernel writes it.
+__global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float* q, DecodeSeqs seqs, int Hq,
+                                                                     int Hkv, int hd, KvView kv, float scale,
+                                                                     float* partial) {
+  const int kvh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
+  const int64_t row = blockIdx.z;
+  const int64_t keys = int64_t(seqs.pos[row]) + 1;
+  const DecodeSplit ds = decode_split(keys, splits, kMmaTile);
+  if (split >= ds.used) return;
+  if (seqs.tables) kv.pages = seqs.tables[row];
+  q += row * Hq * hd;
+  partial += row * Hq * splits * (hd + 4);
+  const int rep = Hq / Hkv, ld = hd + 8;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tig = lane & 3;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  bf16* q_hi = reinterpret_cast<bf16*>(smem_raw);  // [16][ld]
+  bf16* q_lo = q_hi + kMmaRows * ld;
+  bf16* kv_buf = q_lo + kMmaRows * ld;             // [2 buffers][K, V][kMmaTile][ld]
+  auto k_tile = [&](int b) { return kv_buf + (2 * b) * kMmaTile * ld; };
+  auto v_tile = [&](int b) { return kv_buf + (2 * b + 1) * kMmaTile * ld; };
+  __shared__ float warp_m[kMmaWarps][kMmaRows], warp_l[kMmaWarps][kMmaRows];
+
+  const int64_t begin = split * ds.per_split, end = min64(keys, begin + ds.per_split);
+  const int tiles = static_cast<int>((end - begin + kMmaTile - 1) / kMmaTile);
+  issue_mma_tile(kv, begin, end, kvh, hd, k_tile(0), v_tile(0));
+  cp_async_commit();
+  for (int i = threadIdx.x; i < kMmaRows * hd; i += blockDim.x) {
+    const int r = i / hd, e = i % hd;
+    const float x = r < rep ? q[(kvh * rep + r) * hd + e] * scale : 0.0f;
+    const bf16 h = __float2bfloat16(x);
+    q_hi[r * ld + e] = h;
+    q_lo[r * ld + e] = __float2bfloat16(x - __bfloat162float(h));
+  }
+
+  constexpr int kMaxN8 = kMaxHeadDim / 8;
+  float o[kMaxN8][4];
+#pragma unroll
+  for (int n = 0; n < kMaxN8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  float m_g = -INFINITY, m_g8 = -INFINITY, l_g = 0.0f, l_g8 = 0.0f;  // rows g and g + 8
+  const int ksteps = hd / 16, n8s = hd / 8;
+
+  for (int t = 0; t < tiles; ++t) {
+    const int b = t & 1;
+    if (t + 1 < tiles) {
+      issue_mma_tile(kv, begin + int64_t(t + 1) * kMmaTile, end, kvh, hd, k_tile(b ^ 1), v_tile(b ^ 1));
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();  // tile t (and the queries) visible to every warp
+    const bf16* ks = k_tile(b) + (warp * 16) * ld;
+    const bf16* vs = v_tile(b) + (warp * 16) * ld;
+    // S = Q K^T for this warp's 16 keys: two n8 tiles (keys 0-7, 8-15).
+    float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+#pragma unroll 4
+    for (int kk = 0; kk < ksteps; ++kk) {
+      const int c = kk * 16 + 2 * tig;
+      const uint32_t ah[4] = {ld_pair(q_hi + g * ld + c), ld_pair(q_hi + (g + 8) * ld + c),
+                              ld_pair(q_hi + g * ld + c + 8), ld_pair(q_hi + (g + 8) * ld + c + 8)};
+      const uint32_t al[4] = {ld_pair(q_lo + g * ld + c), ld_pair(q_lo + (g + 8) * ld + c),
+                              ld_pair(q_lo + g * ld + c + 8), ld_pair(q_lo + (g + 8) * ld + c + 8)};
+#pragma unroll
+      for (int nt = 0; nt < 2; ++nt) {
+        const bf16* kr = ks + (nt * 8 + g) * ld + c;
+        const uint32_t b0 = ld_pair(kr), b1 = ld_pair(kr + 8);
+        mma_16816(s[nt], ah, b0, b1);
+        mma_16816(s[nt], al, b0, b1);
+      }
+    }
+    // Online softmax over the 16 keys; a row's 16 scores sit in the 4 lanes of its quad.
+    const int64_t j0 = begin + int64_t(t) * kMmaTile + warp * 16;
+    float mx_g = -INFINITY, mx_g8 = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        const bool valid = j0 + nt * 8 + 2 * tig + c < end;
+        if (!valid) s[nt][c] = s[nt][2 + c] = -INFINITY;
+        mx_g = fmaxf(mx_g, s[nt][c]);
+        mx_g8 = fmaxf(mx_g8, s[nt][2 + c]);
+      }
+    mx_g = fmaxf(mx_g, __shfl_xor_sync(0xffffffffu, mx_g, 1));
+    mx_g = fmaxf(mx_g, __shfl_xor_sync(0xffffffffu, mx_g, 2));
+    mx_g8 = fmaxf(mx_g8, __shfl_xor_sync(0xffffffffu, mx_g8, 1));
+    mx_g8 = fmaxf(mx_g8, __shfl_xor_sync(0xffffffffu, mx_g8, 2));
+    const float mn_g = fmaxf(m_g, mx_g), mn_g8 = fmaxf(m_g8, mx_g8);
+    // A warp whose keys all lie past `end` keeps m = -inf: nothing to scale, all weights 0.
+    const float al_g = mn_g == -INFINITY ? 1.0f : expf(m_g - mn_g);
+    const float al_g8 = mn_g8 == -INFINITY ? 1.0f : expf(m_g8 - mn_g8);
+    float sum_g = 0.0f, sum_g8 = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < 2; ++nt)
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        s[nt][c] = mn_g == -INFINITY ? 0.0f : expf(s[nt][c] - mn_g);
+        s[nt][2 + c] = mn_g8 == -INFINITY ? 0.0f : expf(s[nt][2 + c] - mn_g8);
+        sum_g += s[nt][c];
+        sum_g8 += s[nt][2 + c];
+      }
+    sum_g += __shfl_xor_sync(0xffffffffu, sum_g, 1);
+    sum_g += __shfl_xor_sync(0xffffffffu, sum_g, 2);
+    sum_g8 += __shfl_xor_sync(0xffffffffu, sum_g8, 1);
+    sum_g8 += __shfl_xor_sync(0xffffffffu, sum_g8, 2);
+    l_g = l_g * al_g + sum_g;
+    l_g8 = l_g8 * al_g8 + sum_g8;
+    m_g = mn_g;
+    m_g8 = mn_g8;
+    // P as the A operand (16 rows x 16 keys): the score accumulators are already in its layout.
+    uint32_t ph[4], pl[4];
+    split_pair(s[0][0], s[0][1], ph[0], pl[0]);
+    split_pair(s[0][2], s[0][3], ph[1], pl[1]);
+    split_pair(s[1][0], s[1][1], ph[2], pl[2]);
+    split_pair(s[1][2], s[1][3], ph[3], pl[3]);
+    // O = alpha O + P V, n8 tile n: columns 8 n .. 8 n + 7; B = V[keys 2 tig, +1 (+8)][8 n + g].
+#pragma unroll
+    for (int n = 0; n < kMaxN8; ++n) {
+      if (n >= n8s) break;
+      o[n][0] *= al_g;
+      o[n][1] *= al_g;
+      o[n][2] *= al_g8;
+      o[n][3] *= al_g8;
+      const bf16* vc = vs + 8 * n + g;
+      const uint32_t b0 = pack_bf16(vc[(2 * tig) * ld], vc[(2 * tig + 1) * ld]);
+      const uint32_t b1 = pack_bf16(vc[(2 * tig + 8) * ld], vc[(2 * tig + 9) * ld]);
+      mma_16816(o[n], ph, b0, b1);
+      mma_16816(o[n], pl, b0, b1);
+    }
+    __syncthreads();  // buffer b is read by every warp before tile t + 2 overwrites it
+  }
+
+  // Merge the warps: each writes m, l and O to shared memory (the K/V buffers are free now).
+  float* warp_o = reinterpret_cast<float*>(kv_buf);  // [kMmaWarps][16][hd]
+  if (tig == 0) {
+    warp_m[warp][g] = m_g;
+    warp_m[warp][g + 8] = m_g8;
+    warp_l[warp][g] = l_g;
+    warp_l[warp][g + 8] = l_g8;
+  }
+#pragma unroll
+  for (int n = 0; n < kMaxN8; ++n) {
+    if (n >= n8s) break;
+    float* base = warp_o + (warp * kMmaRows) * hd + 8 * n + 2 * tig;
+    base[g * hd] = o[n][0];
+    base[g * hd + 1] = o[n][1];
+    base[(g + 8) * hd] = o[n][2];
+    base[(g + 8) * hd + 1] = o[n][3];
+  }
+  __syncthreads();
+  for (int i = threadIdx.x; i < rep * (hd + 1); i += blockDim.x) {
+    const int r = i / (hd + 1), e = i % (hd + 1);  // e == hd: the row's m and l
+    float M = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kMmaWarps; ++w) M = fmaxf(M, warp_m[w][r]);
+    float acc = 0.0f;
+#pragma unroll
+    for (int w = 0; w < kMmaWarps; ++w) {
+      const float wt = warp_m[w][r] == -INFINITY ? 0.0f : expf(warp_m[w][r] - M);
+      acc += wt * (e < hd ? warp_o[(w * kMmaRows + r) * hd + e] : warp_l[w][r]);
+    }
+    float* dst = partial + (int64_t(kvh * rep + r) * splits + split) * (hd + 4);
+    if (e < hd) {
+      dst[4 + e] = acc;
+    } else {
+      dst[0] = M;
+      dst[1] = acc;
+    }
+  }
+}
+
+// Block (h, row), kDecodeThreads threads: the splits' weights exp(m_s - M) once into shared
+// memory, then warp w sums splits w, w + 8, ... with lane = 4 output columns, and the warps'
+// sums are added.
+__global__ void __launch_bounds__(kDecodeThreads) decode_combine_kernel(const float* partial, int stride, int tile,
+                                                                        DecodeSeqs seqs, int Hq, int hd, float* out) {
+  const int h = blockIdx.x;
+  const int64_t row = blockIdx.y;
+  const int splits = decode_split(int64_t(seqs.pos[row]) + 1, stride, tile).used;
+  const int pd = hd + 4, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const float* base = partial + (row * Hq + h) * stride * pd;
+  __shared__ float weight[kMaxSplits];
+  __shared__ float4 sums[kDecodeWarps][kMaxHeadDim / 4];
+  __shared__ float block_max_value;
+  float mx = -INFINITY;
+  for (int s = threadIdx.x; s < splits; s += blockDim.x) mx = fmaxf(mx, base[s * pd]);
+  mx = warp_max(mx);
+  if (lane == 0) weight[warp] = mx;  // scratch until the maximum is known
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    float M = -INFINITY;
+    for (int w = 0; w < kDecodeWarps; ++w) M = fmaxf(M, weight[w]);
+    block_max_value = M;
+  }
+  __syncthreads();
+  const float M = block_max_value;
+  float den = 0.0f;
+  for (int s = threadIdx.x; s < splits; s += blockDim.x) {
+    const float w = expf(base[s * pd] - M);
+    weight[s] = w;
+    den += w * base[s * pd + 1];
+  }
+  den = block_sum(den);  // synchronizes, so every weight is written
+  float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  if (lane < hd / 4) {
+#pragma unroll 4
+    for (int s = warp; s < splits; s += kDecodeWarps)
+      axpy4(acc, weight[s], reinterpret_cast<const float4*>(base + s * pd + 4)[lane]);
+    sums[warp][lane] = acc;
+  }
+  __syncthreads();
+  for (int e = threadIdx.x; e < hd; e += blockDim.x) {
+    float num = 0.0f;
+    for (int w = 0; w < kDecodeWarps; ++w) num += reinterpret_cast<const float*>(sums[w])[e];
+    out[(row * Hq + h) * hd + e] = num / den;
+  }
+}
+
+}  // namespace
+
+const char* attention_unsupported(int Hq, int Hkv, int hd) {
+  if (hd < 8 || hd > kMaxHeadDim || hd % 8 != 0) return "head_dim must be a multiple of 8 up to 128";
+  if (Hq % Hkv != 0 || Hq / Hkv > kDecodeWarps * kHeadsPerWarp) return "at most 32 query heads per key/value head";
+  return "";
+}
+
+int64_t attention_decode_workspace_floats(int64_t rows, int Hq, int Hkv, int hd) {
+  return rows * Hq * max_decode_splits(Hkv, rows) * (hd + 4);
+}
+
+void attention_decode(const float* q, int64_t rows, const DecodeSeqs& seqs, int Hq, int Hkv, int hd,
+                      const KvView& kv, float* workspace, float* out, cudaStream_t stream) {
+  if (rows == 0) return;
+  static const bool configured = [] {  // SIMT: 32 heads, hd 128 need 49 KB; mma: 78 KB at hd 128
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024));
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(mma_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024));
+    return true;
+  }();
+  (void)configured;
+  const int splits = max_decode_splits(Hkv, rows);
+  const dim3 grid(Hkv, splits, static_cast<unsigned>(rows));
+  const float scale = 1.0f / std::sqrt(float(hd));
+  const int rep = Hq / Hkv;
+  int tile = kSimtTile;
+  if (use_mma(rep, hd)) {
+    tile = kMmaTile;
+    const size_t smem = size_t(2 * kMmaRows + 4 * kMmaTile) * (hd + 8) * sizeof(bf16);
+    mma_decode_kernel<<<grid, kMmaWarps * 32, smem, stream>>>(q, seqs, Hq, Hkv, hd, kv, scale, workspace);
+  } else {
+    const size_t smem = (size_t(rep) * hd + 2 * kSimtTile * (hd + 4)) * sizeof(float);
+    decode_kernel<<<grid, kDecodeThreads, smem, stream>>>(q, seqs, Hq, Hkv, hd, kv, scale, workspace);
+  }
+  NAGENT_LAUNCH_CHECK();
+  decode_combine_kernel<<<dim3(Hq, static_cast<unsigned>(rows)), kDecodeThreads, 0, stream>>>(workspace, splits, tile,
+                                                                                              seqs, Hq, hd, out);
+  NAGENT_LAUNCH_CHECK();
+}
+
+}  // namespace nagent::engine::cuda
