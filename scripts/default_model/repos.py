@@ -136,16 +136,65 @@ def split_of_site(template_index, site_index, n_sites):
     return "heldout" if held else "train"
 
 
-def render(template, name, bug_site=None):
-    """The function's source, correct except at site bug_site (an index) if given."""
+def render(template, name, bug_site=None, local_names=None):
+    """The function's source, correct except at site bug_site (an index) if given, with its
+    parameters and locals renamed by local_names ({old: new}, from fresh_local_names)."""
     counter = iter(range(10 ** 6))
 
     def pick(m):
         i = next(counter)
         return m.group(2) if i == bug_site else m.group(1)
 
-    src = SITE.sub(pick, template["src"])
-    return src.replace("{name}", name).replace("{doc}", template["doc"])
+    src = template["src"].replace("{doc}", template["doc"])
+    if local_names:
+        src = re.sub(r"\b(" + "|".join(map(re.escape, local_names)) + r")\b", lambda m: local_names[m.group(1)], src)
+    src = SITE.sub(pick, src)
+    return src.replace("{name}", name)
+
+
+# Parameters and locals get other names in about half the repositories: with the templates'
+# own names every code line recurs across thousands of episodes, and session 5's model quoted
+# the line it remembered for a template instead of the line in the file it had just read.
+# Renamed lines cannot be remembered, only copied. Replacements are short code words, never a
+# word the template already uses, a builtin or a keyword.
+LOCAL_RENAME_SHARE = 0.5
+LOCAL_WORDS = """acc agg amount arg base bound buf cand cap cell cnt cur data delta dest diff digit
+elem elems entry first flag front gap head hi idx item items key last left lim lo lst mark mid
+node num nums out pair part pick piv pos prev qty rank rem res rest right run seq size slot span
+src step stop sub tail target term tmp top total unit val vals width xs ys""".split()
+LOCAL_LETTERS = list("abcdefghijkmnpqrstuvwxyz")
+
+
+def template_locals(template):
+    """Names the template's function binds: parameters, assignment and loop targets."""
+    import ast
+    src = SITE.sub(lambda m: m.group(1), template["src"]).replace("{name}", "f").replace("{doc}", "")
+    tree = ast.parse(src)
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            out.add(node.arg)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            out.add(node.id)
+    return sorted(out - {"_"})
+
+
+def fresh_local_names(rng, template):
+    """{old: new} for some of the template's locals (empty for half the repositories)."""
+    if rng.random() >= LOCAL_RENAME_SHARE:
+        return {}
+    text = template["src"] + " " + template["doc"]
+    taken = set(re.findall(r"[A-Za-z_]\w*", text))
+    mapping = {}
+    for old in template_locals(template):
+        if rng.random() < 0.3:
+            continue
+        pool = LOCAL_LETTERS if len(old) == 1 else LOCAL_WORDS
+        choices = [w for w in pool if w not in taken and w not in RESERVED_NAMES]
+        if choices:
+            mapping[old] = rng.choice(choices)
+            taken.add(mapping[old])
+    return mapping
 
 
 # Bugs at any line of a template, beyond its marked sites (train split only). With a few marked
@@ -302,7 +351,8 @@ def _try_make_repo(rng, split):
     # standard module (a package named `string` would shadow it): those make no repository
     if any(n in RESERVED_NAMES for n in [pkg, mod, *names.values()]):
         return None
-    correct = {i: render(TEMPLATES[i], names[i]) for i in order}
+    local_names = {i: fresh_local_names(rng, TEMPLATES[i]) for i in order}
+    correct = {i: render(TEMPLATES[i], names[i], local_names=local_names[i]) for i in order}
     mutation = None  # (line index, buggy line, kind)
     if mutate:
         mutations = line_mutations(TEMPLATES[ti], correct[ti].splitlines())
@@ -317,7 +367,7 @@ def _try_make_repo(rng, split):
         except SyntaxError:
             return None
     else:
-        buggy_src = render(TEMPLATES[ti], names[ti], bug_site=si)
+        buggy_src = render(TEMPLATES[ti], names[ti], bug_site=si, local_names=local_names[ti])
 
     module_text = f'"""{mod.replace("_", " ").capitalize()} helpers of {pkg}."""\n'
     for i in order:
@@ -363,7 +413,7 @@ def _try_make_repo(rng, split):
     test_text += '\n\nif __name__ == "__main__":\n    unittest.main()\n'
 
     path = f"{pkg}/{mod}.py"
-    correct_lines = render(TEMPLATES[ti], names[ti]).splitlines()
+    correct_lines = correct[ti].splitlines()
     buggy_lines = buggy_src.splitlines()
     diff = [k for k, (a, b) in enumerate(zip(correct_lines, buggy_lines)) if a != b]
     if len(diff) != 1 or len(correct_lines) != len(buggy_lines):
