@@ -63,7 +63,8 @@ echo "== build $((t1 - t0)) s, check $((t2 - t1)) s (rc $check_rc), bench $((t3 
 echo "== checks that failed (of $(grep -cE ' (ok|FAIL)$' "$logs/check.log")):"
 grep -E 'FAIL$|engine_cuda_check:' "$logs/check.log" | head -30
 echo "== new-kernel and graph checks:"
-grep -E 'gemv1|expert_mv|route T=|router T=|graph|fused|step y|PDL|GEMV' "$logs/check.log" | cut -c1-100 | head -40
+grep -E 'gemv1|expert_mv|route T=|router T=|graph|fused|step y|PDL|GEMV|NCCL|attention_decode|rms_norm' "$logs/check.log" | cut -c1-100 | head -40
+  grep -E '^NCCL' "$logs/build.log"
 echo "== batched decode checks:"
 grep -E 'decode_batch|moe_group|expert_group' "$logs/check.log" | cut -c1-120 | head -80
 echo "== bench:"

@@ -12,6 +12,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/cpu_kernels.h"
@@ -19,6 +20,9 @@
 #include "engine/cuda/cuda_model.h"
 #include "engine/cuda/gemm.h"
 #include "engine/cuda/kernels.h"
+#if NAGENT_NCCL
+#include "engine/cuda/nccl/nccl_collective.h"
+#endif
 #include "engine/nemotronh.h"
 #include "engine/safetensors.h"
 #include "engine/sampler.h"
@@ -770,6 +774,64 @@ void check_decode_batch(const std::string& dir, const std::string& name, DtClamp
          threw && device_threw && unchanged ? 0.0 : INFINITY, 0.0);
 }
 
+#if NAGENT_NCCL
+// The NCCL Collective over every GPU of this machine, one communicator and stream per GPU:
+// rank r's buffer holds (r + 1) * (i + 1), and after all_reduce_sum every rank holds
+// W (W + 1) / 2 * (i + 1). With one GPU the reduction launches nothing (its cost must be
+// zero), so this then checks the communicator's set-up, the no-op and the tear-down.
+void check_nccl() {
+  int world = 0;
+  NAGENT_CUDA_CHECK(cudaGetDeviceCount(&world));
+  std::vector<int> devices(world);
+  std::vector<cudaStream_t> streams(world);
+  for (int r = 0; r < world; ++r) {
+    devices[r] = r;
+    NAGENT_CUDA_CHECK(cudaSetDevice(r));
+    NAGENT_CUDA_CHECK(cudaStreamCreate(&streams[r]));
+  }
+  const int64_t n = 1 << 20;
+  std::vector<float*> bufs(world);
+  {
+    auto comms = cu::make_nccl_collectives(devices, streams);
+    for (int r = 0; r < world; ++r) {
+      NAGENT_CUDA_CHECK(cudaSetDevice(r));
+      NAGENT_CUDA_CHECK(cudaMalloc(&bufs[r], n * sizeof(float)));
+      std::vector<float> h(n);
+      for (int64_t i = 0; i < n; ++i) h[i] = float(r + 1) * float(i % 1000 + 1);
+      NAGENT_CUDA_CHECK(cudaMemcpy(bufs[r], h.data(), n * sizeof(float), cudaMemcpyHostToDevice));
+    }
+    // One host thread per rank, as the engine drives them.
+    std::vector<std::thread> ranks;
+    for (int r = 0; r < world; ++r)
+      ranks.emplace_back([&, r] {
+        NAGENT_CUDA_CHECK(cudaSetDevice(r));
+        comms[r]->all_reduce_sum(bufs[r], n);
+        NAGENT_CUDA_CHECK(cudaStreamSynchronize(streams[r]));
+      });
+    for (auto& t : ranks) t.join();
+    double worst = 0;
+    for (int r = 0; r < world; ++r) {
+      NAGENT_CUDA_CHECK(cudaSetDevice(r));
+      NAGENT_CUDA_CHECK(cudaStreamSynchronize(streams[r]));
+      std::vector<float> h(n);
+      NAGENT_CUDA_CHECK(cudaMemcpy(h.data(), bufs[r], n * sizeof(float), cudaMemcpyDeviceToHost));
+      for (int64_t i = 0; i < n; ++i) {
+        const double want = double(world) * (world + 1) / 2 * double(i % 1000 + 1);
+        worst = std::max(worst, std::abs(h[i] - want) / want);
+      }
+      NAGENT_CUDA_CHECK(cudaFree(bufs[r]));
+    }
+    report("NCCL all_reduce_sum over " + std::to_string(world) + " GPU" + (world == 1 ? " (no-op by design)" : "s"),
+           worst, 0.0);
+  }
+  for (int r = 0; r < world; ++r) {
+    NAGENT_CUDA_CHECK(cudaSetDevice(r));
+    NAGENT_CUDA_CHECK(cudaStreamDestroy(streams[r]));
+  }
+  NAGENT_CUDA_CHECK(cudaSetDevice(0));
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -781,6 +843,9 @@ int main(int argc, char** argv) {
   try {
     cudaStream_t st = nullptr;  // legacy default stream: Dev<> copies order with the kernels
     check_gemm(st);
+#if NAGENT_NCCL
+    check_nccl();
+#endif
     check_norms(st);
     check_mamba(st, 1, 128, {4096, 6144, 64, 64, 128, 8, 4, 10304});  // nano shape, decode step
     check_mamba(st, 300, 128, {4096, 6144, 64, 64, 128, 8, 4, 10304});  // nano shape, 3 chunks
