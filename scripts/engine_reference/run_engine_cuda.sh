@@ -43,8 +43,9 @@ if [[ ${PROFILE:-0} == 1 ]]; then
       --print-units base "$build/bench_engine_cuda" "$flag" "$value" --long 0 >"$logs/ncu_$name.csv" \
       2>"$logs/ncu_$name.log" || profile_rc=$?
   done
-  # Where the largest kernels stall: Nsight Compute's sections for the grouped experts at
-  # B = 64, the attention decode at 128K context and the one-token GEMV and RMSNorm at B = 1.
+  # Where the largest kernel of batched decode stalls: Nsight Compute's sections for the grouped
+  # experts at B = 64 (DETAIL=all adds the attention decode at 128K context and the one-token
+  # GEMV and RMSNorm at B = 1).
   sections=(--section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats --section Occupancy
             --section LaunchStats)
   detail() {  # NAME KERNEL_REGEX COUNT BENCH_ARGS...
@@ -54,8 +55,10 @@ if [[ ${PROFILE:-0} == 1 ]]; then
       "${sections[@]}" "$build/bench_engine_cuda" --long 0 "$@" >"$logs/ncu_detail_$name.txt" 2>&1 || profile_rc=$?
   }
   detail b64 'group_mv_kernel' 2 --profile 64
-  detail ctx128k 'decode_kernel|decode_combine' 2 --profile 1 --prompt 131072
-  detail b1 'mv_kernel|rms_norm' 6 --profile 1
+  if [[ ${DETAIL:-} == all ]]; then
+    detail ctx128k 'decode_kernel|decode_combine' 2 --profile 1 --prompt 131072
+    detail b1 'mv_kernel|rms_norm' 6 --profile 1
+  fi
 fi
 t4=$(date +%s)
 echo "== build $((t1 - t0)) s, check $((t2 - t1)) s (rc $check_rc), bench $((t3 - t2)) s (rc $bench_rc)," \
@@ -64,7 +67,7 @@ echo "== checks that failed (of $(grep -cE ' (ok|FAIL)$' "$logs/check.log")):"
 grep -E 'FAIL$|engine_cuda_check:' "$logs/check.log" | head -30
 echo "== new-kernel and graph checks:"
 grep -E 'gemv1|expert_mv|route T=|router T=|graph|fused|step y|PDL|GEMV|NCCL|attention_decode|rms_norm' "$logs/check.log" | cut -c1-100 | head -40
-  grep -E '^NCCL' "$logs/build.log"
+grep -E '^NCCL' "$logs/build.log"
 echo "== batched decode checks:"
 grep -E 'decode_batch|moe_group|expert_group' "$logs/check.log" | cut -c1-120 | head -80
 echo "== bench:"
