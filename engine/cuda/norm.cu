@@ -45,20 +45,22 @@ __global__ void rms_norm_kernel(float* __restrict__ h, const float* __restrict__
   for (int64_t i = threadIdx.x; i < H; i += blockDim.x) y[blockIdx.x * H + i] = w[i] * (x[i] * r);
 }
 
-__global__ void gated_norm_kernel(float* __restrict__ y, const float* __restrict__ z, int64_t ldz,
-                                  const float* __restrict__ w, int64_t D, int64_t gs, float eps) {
+// One group per block: a group is small (Nemotron 3 Nano: 512 values), and 128 threads with
+// unrolled loads measured slower here than 256 (ncu, session 6: 7.3 vs 4.8 us a call).
+constexpr int kGroupThreads = 256;
+
+__global__ void gated_norm_kernel(float* y, const float* z, int64_t ldz, const float* w, int64_t D, int64_t gs,
+                                  float eps) {
   const int64_t t = blockIdx.y, g = blockIdx.x;
-  float* __restrict__ u = y + t * D + g * gs;
-  const float* __restrict__ zz = z + t * ldz + g * gs;
+  float* u = y + t * D + g * gs;
+  const float* zz = z + t * ldz + g * gs;
   float ss = 0.0f;
-#pragma unroll 4
   for (int64_t i = threadIdx.x; i < gs; i += blockDim.x) {
     const float v = u[i] * silu_f(zz[i]);
     u[i] = v;
     ss += v * v;
   }
   const float r = rsqrtf(block_sum(ss) / static_cast<float>(gs) + eps);
-#pragma unroll 4
   for (int64_t i = threadIdx.x; i < gs; i += blockDim.x) u[i] = w[g * gs + i] * (u[i] * r);
 }
 
@@ -80,7 +82,7 @@ void add_rms_norm(float* h, const float* delta, const float* w, int64_t T, int64
 void gated_group_rms_norm(float* y, const float* z, int64_t ldz, const float* w, int64_t T, int64_t D, int64_t G,
                           float eps, cudaStream_t stream) {
   if (T == 0) return;
-  gated_norm_kernel<<<dim3(G, T), threads_for(D / G), 0, stream>>>(y, z, ldz, w, D, D / G, eps);
+  gated_norm_kernel<<<dim3(G, T), kGroupThreads, 0, stream>>>(y, z, ldz, w, D, D / G, eps);
   NAGENT_LAUNCH_CHECK();
 }
 

@@ -21,7 +21,7 @@ cu=("$nvcc" -std=c++17 -O3 -DNDEBUG -I"$root" --expt-relaxed-constexpr
 nccl_inc= nccl_lib=
 for d in "$cuda" /usr "$(python3 -c 'import nvidia.nccl as m; print(m.__path__[0])' 2>/dev/null)"; do
   [[ -n $d && -f $d/include/nccl.h ]] || continue
-  lib=$(ls "$d"/lib64/libnccl.so* "$d"/lib/libnccl.so* "$d"/lib/x86_64-linux-gnu/libnccl.so* 2>/dev/null | head -1)
+  lib=$(ls "$d"/lib64/libnccl.so* "$d"/lib/libnccl.so* "$d"/lib/x86_64-linux-gnu/libnccl.so* 2>/dev/null | head -1 || true)
   [[ -n $lib ]] && { nccl_inc=$d/include; nccl_lib=$lib; break; }
 done
 if [[ -n $nccl_lib ]]; then
