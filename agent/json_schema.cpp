@@ -1,23 +1,11 @@
 #include "agent/json_schema.h"
 
-#include <cmath>
 #include <stdexcept>
+
+#include "tools/json_type.h"
 
 namespace nagent {
 namespace {
-
-bool has_type(const json& v, const std::string& type) {
-  if (type == "string") return v.is_string();
-  if (type == "boolean") return v.is_boolean();
-  if (type == "object") return v.is_object();
-  if (type == "array") return v.is_array();
-  if (type == "null") return v.is_null();
-  if (type == "number") return v.is_number();
-  if (type == "integer")
-    return v.is_number_integer() || (v.is_number_float() && std::isfinite(v.get<double>()) &&
-                                     v.get<double>() == std::floor(v.get<double>()));
-  return true;
-}
 
 std::string check(const json& schema, const json& v, const std::string& where) {
   if (!schema.is_object()) return "";
@@ -26,7 +14,7 @@ std::string check(const json& schema, const json& v, const std::string& where) {
     bool ok = false;
     std::string wanted;
     for (const auto& one : t.is_array() ? t : json::array({t})) {
-      ok = ok || has_type(v, one.get<std::string>());
+      ok = ok || json_has_type(v, one.get<std::string>());
       wanted += (wanted.empty() ? "" : " or ") + one.get<std::string>();
     }
     if (!ok) return where + ": must be " + wanted + ", got " + v.dump().substr(0, 60);

@@ -152,6 +152,27 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
   }
 
   int consecutive_format_errors = 0;
+  // A model that repeats a failing call gets the same error back every time; small models do
+  // that until the budget is gone. The last failure, and how many times in a row it came.
+  std::string last_failure;
+  int repeated_failures = 0;
+  auto note_repeats = [&](const ToolCall& call, ToolResult& r) {
+    if (r.ok) {
+      last_failure.clear();
+      repeated_failures = 0;
+      return;
+    }
+    std::string failure = call.name + '\n' + call.arguments.dump() + '\n' + r.output;
+    repeated_failures = failure == last_failure ? repeated_failures + 1 : 1;
+    last_failure = std::move(failure);
+    if (repeated_failures < 2) return;
+    const std::string note = "\n\n[nagent] This is the same " + call.name +
+                             " call, with the same arguments, that failed " + std::to_string(repeated_failures) +
+                             " times in a row with this result; repeating it will not help. Read the error again, "
+                             "look at the current file contents, or try a different change.";
+    r.output += note;
+    if (!r.full_output.empty()) r.full_output += note;
+  };
   auto finish = [&](const std::string& outcome, const std::string& summary) {
     result.outcome = outcome;
     result.ok = outcome == "finished" || outcome == "tests_passed";
@@ -215,6 +236,7 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
           config_.after_tool_call(p.call, r);
           if (r.output != before) r.full_output.clear();  // the hook's text is what counts
         }
+        note_repeats(p.call, r);
         ToolOutputView view = view_of(r, config_.context, &artifacts);
         json event = {{"op", op},
                       {"step", step},
@@ -238,6 +260,12 @@ AgentResult Agent::run(const std::string& task, int op, const AgentHooks& hooks)
             end_outcome.empty()) {
           end_outcome = "tests_passed";
           end_summary = "the tests pass";
+        }
+        if (config_.max_repeated_failures > 0 && repeated_failures >= config_.max_repeated_failures &&
+            end_outcome.empty()) {
+          end_outcome = "stuck";
+          end_summary = "the same failing " + p.call.name + " call " + std::to_string(repeated_failures) +
+                        " times in a row";
         }
       }
       i = j;

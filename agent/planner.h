@@ -25,6 +25,9 @@ struct AgentConfig {
   int64_t max_tokens = 0;           // prompt + completion tokens over the run; 0: no limit
   double max_wall_s = 0;            // 0: no limit
   int max_format_errors = 3;        // consecutive replies with no usable tool call
+  // The same failing call (tool, arguments and result all equal) this many times in a row ends
+  // the run as "stuck"; from the second time on its result carries a note saying so. 0: no limit.
+  int max_repeated_failures = 4;
   bool stop_on_tests_pass = false;  // end as soon as run_tests passes
   bool finish_on_text_reply = false;  // a reply without tool calls is the final answer
   SamplingParams sampling;
@@ -42,8 +45,9 @@ struct AgentConfig {
 };
 
 struct AgentResult {
-  // "finished" (finish tool), "tests_passed", "budget_exhausted", "format_errors", "cancelled",
-  // "context_full" (the context could not be compacted under the window; summary says why)
+  // "finished" (finish tool), "tests_passed", "budget_exhausted", "format_errors", "stuck" (the
+  // same failing call over and over), "cancelled", "context_full" (the context could not be
+  // compacted under the window; summary says why)
   std::string outcome;
   bool ok = false;                  // finished or tests_passed
   std::string summary;              // finish's summary, or what stopped the run

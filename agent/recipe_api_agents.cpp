@@ -78,7 +78,8 @@ AgentHandle& check_agent(lua_State* L, const char* method) {
 
 AgentConfig agent_config_from(const json& spec, const AgentConfig& defaults) {
   static const char* known[] = {"name", "system", "tools", "max_steps", "max_tokens", "max_wall_s",
-                                "max_format_errors", "stop_on_tests_pass", "finish_on_text_reply",
+                                "max_format_errors", "max_repeated_failures", "stop_on_tests_pass",
+                                "finish_on_text_reply",
                                 "temperature", "top_p", "max_reply_tokens", "seed", "thinking",
                                 "backend", "endpoint", "model", "policy", "context"};
   for (const auto& [key, value] : spec.items()) {
@@ -102,6 +103,7 @@ AgentConfig agent_config_from(const json& spec, const AgentConfig& defaults) {
   get("max_tokens", c.max_tokens, "a non-negative integer", is_int);
   get("max_wall_s", c.max_wall_s, "a non-negative number", is_num);
   get("max_format_errors", c.max_format_errors, "a non-negative integer", is_int);
+  get("max_repeated_failures", c.max_repeated_failures, "a non-negative integer", is_int);
   get("stop_on_tests_pass", c.stop_on_tests_pass, "a boolean", is_bool);
   get("finish_on_text_reply", c.finish_on_text_reply, "a boolean", is_bool);
   get("temperature", c.sampling.temperature, "a non-negative number", is_num);

@@ -125,6 +125,51 @@ TEST_CASE("planner: a valid call resets the format-error count", "[planner]") {
   CHECK(f.run(config).outcome == "finished");
 }
 
+TEST_CASE("planner: the same failing call over and over is told so, then ends the run as stuck", "[planner]") {
+  PlannerFixture f;
+  for (int i = 0; i < 5; ++i) f.server.push({.content = text_call("read_file", {{"path", "missing.txt"}})});
+  AgentConfig config;
+  config.max_repeated_failures = 3;
+  AgentResult r = f.run(config);
+  CHECK(r.outcome == "stuck");
+  CHECK_FALSE(r.ok);
+  CHECK(r.steps == 3);
+  CHECK(r.summary.find("read_file") != std::string::npos);
+  REQUIRE(f.server.request_count() == 3);
+  const std::string first = messages_of(f.server, 1).back()["content"];
+  const std::string second = messages_of(f.server, 2).back()["content"];
+  CHECK(first.find("[nagent]") == std::string::npos);
+  CHECK(second.rfind(first, 0) == 0);  // the same error, and then the note
+  CHECK(second.find("failed 2 times in a row") != std::string::npos);
+}
+
+TEST_CASE("planner: a different call or a success resets the repeated-failure count", "[planner]") {
+  PlannerFixture f;
+  const std::string missing = text_call("read_file", {{"path", "missing.txt"}});
+  f.server.push({.content = missing});
+  f.server.push({.content = missing});
+  f.server.push({.content = text_call("read_file", {{"path", "also_missing.txt"}})});  // other arguments
+  f.server.push({.content = missing});
+  f.server.push({.content = missing});
+  f.server.push({.content = text_call("read_file", {{"path", "notes.md"}})});  // succeeds
+  f.server.push({.content = missing});
+  f.server.push({.content = text_call("finish", {{"summary", "gave up politely"}})});
+  AgentConfig config;
+  config.max_repeated_failures = 3;
+  AgentResult r = f.run(config);
+  CHECK(r.outcome == "finished");
+  CHECK(r.steps == 8);
+  // The second of each run of two identical failures carries the note; the others do not.
+  for (size_t n : {1, 3, 4, 6, 7}) {
+    INFO("request " << n);
+    CHECK(messages_of(f.server, n).back()["content"].get<std::string>().find("[nagent]") == std::string::npos);
+  }
+  for (size_t n : {2, 5}) {
+    INFO("request " << n);
+    CHECK(messages_of(f.server, n).back()["content"].get<std::string>().find("failed 2 times") != std::string::npos);
+  }
+}
+
 TEST_CASE("planner: budgets end the run", "[planner]") {
   SECTION("steps") {
     PlannerFixture f;

@@ -2,8 +2,7 @@
 // required, additionalProperties, and per-property type / enum / minimum / maximum /
 // items.type). Messages name the argument and restate the tool's signature, so a model
 // that guessed wrong (e.g. "file_text" for "content") can fix the call in one step.
-#include <cmath>
-
+#include "tools/json_type.h"
 #include "tools/tool.h"
 
 namespace nagent {
@@ -22,21 +21,6 @@ std::string type_of(const json& v) {
     case json::value_t::object: return "object";
     default: return "value";
   }
-}
-
-bool has_type(const json& v, const std::string& type) {
-  if (type == "string") return v.is_string();
-  if (type == "boolean") return v.is_boolean();
-  if (type == "object") return v.is_object();
-  if (type == "array") return v.is_array();
-  if (type == "null") return v.is_null();
-  if (type == "number") return v.is_number();
-  if (type == "integer") {
-    // 3.0 is an integer to JSON Schema, and some servers print integers that way.
-    return v.is_number_integer() ||
-           (v.is_number_float() && std::isfinite(v.get<double>()) && v.get<double>() == std::floor(v.get<double>()));
-  }
-  return true;  // a type we do not check
 }
 
 std::string article(const std::string& type) {
@@ -72,11 +56,11 @@ std::string check_value(const std::string& where, const json& v, const json& pro
     std::string wanted;
     if (t.is_array()) {
       for (const auto& one : t) {
-        ok = ok || has_type(v, one.get<std::string>());
+        ok = ok || json_has_type(v, one.get<std::string>());
         wanted += (wanted.empty() ? "" : " or ") + one.get<std::string>();
       }
     } else {
-      ok = has_type(v, t.get<std::string>());
+      ok = json_has_type(v, t.get<std::string>());
       wanted = article(t.get<std::string>());
     }
     if (!ok) return where + " must be " + wanted + ", got " + type_of(v) + " " + shown(v);
