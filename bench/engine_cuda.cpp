@@ -256,6 +256,14 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < host_tokens.size(); ++i) host_tokens[i] = static_cast<int32_t>((i * 7919 + 13) % V);
     NAGENT_CUDA_CHECK(cudaMemcpy(tokens.get(), host_tokens.data(), host_tokens.size() * 4, cudaMemcpyHostToDevice));
     Timer t(st);
+    // Feeds the first ctx tokens of the prompt to a state in chunks of at most `prefill`.
+    auto prefill_state = [&](cu::CudaState& s, int64_t ctx, float* out_logits) {
+      for (int64_t done = 0; done < ctx;) {
+        const int64_t n = std::min<int64_t>(ctx - done, prefill);
+        m.forward_device(s, tokens.as<int32_t>(), n, out_logits, false);
+        done += n;
+      }
+    };
 
     if (profile_prefill) {  // one forward of --prefill tokens on a fresh state
       ModelState s = m.new_state();
@@ -272,12 +280,7 @@ int main(int argc, char** argv) {
       m.set_graphs(false);
       m.set_fast_gemv(true);
       ModelState base = m.new_state();
-      auto* bs = static_cast<cu::CudaState*>(base.device.get());
-      for (int64_t done = 0; done < prompt;) {
-        const int64_t n = std::min<int64_t>(prompt - done, prefill);
-        m.forward_device(*bs, tokens.as<int32_t>(), n, logits.as<float>(), false);
-        done += n;
-      }
+      prefill_state(*static_cast<cu::CudaState*>(base.device.get()), prompt, logits.as<float>());
       std::vector<ModelState> sessions(static_cast<size_t>(profile_b), base);
       std::vector<cu::CudaState*> seqs;
       for (ModelState& s : sessions) seqs.push_back(static_cast<cu::CudaState*>(s.device.get()));
@@ -318,11 +321,7 @@ int main(int argc, char** argv) {
       m.set_pdl(pdl);
       ModelState s = m.new_state();
       auto* cs = static_cast<cu::CudaState*>(s.device.get());
-      for (int64_t done = 0; done < ctx;) {
-        const int64_t n = std::min<int64_t>(ctx - done, prefill);
-        m.forward_device(*cs, tokens.as<int32_t>(), n, logits.as<float>(), false);
-        done += n;
-      }
+      prefill_state(*cs, ctx, logits.as<float>());
       int32_t* tok = tokens.as<int32_t>();
       cu::argmax_rows(logits.as<float>(), 1, V, tok, st);
       for (int i = 0; i < 8; ++i) {  // warm-up
@@ -371,12 +370,7 @@ int main(int argc, char** argv) {
       m.set_fast_gemv(true);
       m.set_pdl(false);
       ModelState base = m.new_state();
-      auto* bs = static_cast<cu::CudaState*>(base.device.get());
-      for (int64_t done = 0; done < prompt;) {
-        const int64_t n = std::min<int64_t>(prompt - done, prefill);
-        m.forward_device(*bs, tokens.as<int32_t>(), n, nullptr, false);
-        done += n;
-      }
+      prefill_state(*static_cast<cu::CudaState*>(base.device.get()), prompt, nullptr);
       std::vector<ModelState> sessions(static_cast<size_t>(B), base);
       std::vector<cu::CudaState*> seqs;
       for (ModelState& s : sessions) seqs.push_back(static_cast<cu::CudaState*>(s.device.get()));

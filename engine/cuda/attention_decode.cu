@@ -51,6 +51,30 @@ __host__ __device__ __forceinline__ DecodeSplit decode_split(int64_t keys, int m
   return {per_split, static_cast<int>((keys + per_split - 1) / per_split)};
 }
 
+// The block's share of a decode launch: kv head blockIdx.x, split blockIdx.y of gridDim.y,
+// row blockIdx.z over keys [begin, end) of its sequence; kv, q and partial moved to that row.
+// False for blocks past the splits the row's length uses (they return at once).
+struct DecodeBlock {
+  int kvh, split, splits;
+  int64_t begin, end;
+};
+__device__ __forceinline__ bool decode_block(const DecodeSeqs& seqs, int tile, int Hq, int hd, KvView& kv,
+                                             const float*& q, float*& partial, DecodeBlock& b) {
+  b.kvh = blockIdx.x;
+  b.split = blockIdx.y;
+  b.splits = gridDim.y;
+  const int64_t row = blockIdx.z;
+  const int64_t keys = int64_t(seqs.pos[row]) + 1;
+  const DecodeSplit ds = decode_split(keys, b.splits, tile);
+  if (b.split >= ds.used) return false;
+  if (seqs.tables) kv.pages = seqs.tables[row];
+  q += row * Hq * hd;
+  partial += row * Hq * b.splits * (hd + 4);
+  b.begin = b.split * ds.per_split;
+  b.end = min64(keys, b.begin + ds.per_split);
+  return true;
+}
+
 bool use_mma(int rep, int hd) { return rep <= kMmaRows && hd % 16 == 0; }
 
 // One decode tile of kv head kvh (keys [j0, j0 + kSimtTile), zeros from `end` on) as 16-byte raw
@@ -108,14 +132,10 @@ __device__ __forceinline__ void axpy4(float4& o, float a, float4 v) {
 // partial: [rows][Hq][gridDim.y][hd + 4].
 __global__ void __launch_bounds__(kDecodeThreads, 3) decode_kernel(const float* q, DecodeSeqs seqs, int Hq, int Hkv,
                                                                 int hd, KvView kv, float scale, float* partial) {
-  const int kvh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
-  const int64_t row = blockIdx.z;
-  const int64_t keys = int64_t(seqs.pos[row]) + 1;
-  const DecodeSplit ds = decode_split(keys, splits, kSimtTile);
-  if (split >= ds.used) return;
-  if (seqs.tables) kv.pages = seqs.tables[row];
-  q += row * Hq * hd;
-  partial += row * Hq * splits * (hd + 4);
+  DecodeBlock blk;
+  if (!decode_block(seqs, kSimtTile, Hq, hd, kv, q, partial, blk)) return;
+  const int kvh = blk.kvh, split = blk.split, splits = blk.splits;
+  const int64_t begin = blk.begin, end = blk.end;
   const int rep = Hq / Hkv, hd4 = hd / 4, ld4 = (hd + 4) / 4;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const bool owns_cols = lane < hd4;
@@ -126,7 +146,6 @@ __global__ void __launch_bounds__(kDecodeThreads, 3) decode_kernel(const float* 
   float4* vs = ks + kSimtTile * ld4;
   for (int i = threadIdx.x; i < rep * hd; i += blockDim.x)
     reinterpret_cast<float*>(qs)[i] = q[(kvh * rep) * hd + i] * scale;
-  const int64_t begin = split * ds.per_split, end = min64(keys, begin + ds.per_split);
   float m[kHeadsPerWarp], l[kHeadsPerWarp];
   float4 o[kHeadsPerWarp];
 #pragma unroll
@@ -244,14 +263,10 @@ __device__ __forceinline__ void issue_mma_tile(const KvView& kv, int64_t j0, int
 __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float* q, DecodeSeqs seqs, int Hq,
                                                                      int Hkv, int hd, KvView kv, float scale,
                                                                      float* partial) {
-  const int kvh = blockIdx.x, split = blockIdx.y, splits = gridDim.y;
-  const int64_t row = blockIdx.z;
-  const int64_t keys = int64_t(seqs.pos[row]) + 1;
-  const DecodeSplit ds = decode_split(keys, splits, kMmaTile);
-  if (split >= ds.used) return;
-  if (seqs.tables) kv.pages = seqs.tables[row];
-  q += row * Hq * hd;
-  partial += row * Hq * splits * (hd + 4);
+  DecodeBlock blk;
+  if (!decode_block(seqs, kMmaTile, Hq, hd, kv, q, partial, blk)) return;
+  const int kvh = blk.kvh, split = blk.split, splits = blk.splits;
+  const int64_t begin = blk.begin, end = blk.end;
   const int rep = Hq / Hkv, ld = hd + 8;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tig = lane & 3;
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -262,7 +277,6 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float*
   auto v_tile = [&](int b) { return kv_buf + (2 * b + 1) * kMmaTile * ld; };
   __shared__ float warp_m[kMmaWarps][kMmaRows], warp_l[kMmaWarps][kMmaRows];
 
-  const int64_t begin = split * ds.per_split, end = min64(keys, begin + ds.per_split);
   const int tiles = static_cast<int>((end - begin + kMmaTile - 1) / kMmaTile);
   issue_mma_tile(kv, begin, end, kvh, hd, k_tile(0), v_tile(0));
   cp_async_commit();
