@@ -7,8 +7,9 @@ its file, reason briefly, edit, run the tests, finish. It answers what the runti
 (`nagent run swe_fix` with the real planner, parser, tools and sandbox), so every tool output in
 the data is exactly what the runtime produces. Some episodes take a detour first: an edit whose
 old_str is not unique, a malformed tool call answered by the parser's error, or a wrong first
-fix after which the tests still fail; those detour turns are kept as context but carry no loss
-(the model should learn the recovery, not the slip).
+fix after which the tests still fail, the same failing edit sent twice (the planner's note on
+repeated failures comes back); those detour turns are kept as context but carry no loss (the
+model should learn the recovery, not the slip).
 
 Each request the runtime sent is rendered with `nagent prompt` (the embedded engine's own chat
 template), so training prompts are byte-identical to what the engine will see. Output, one JSON
@@ -92,6 +93,18 @@ class Teacher:
                                dict(edit, old_str=b.buggy_line.replace(b.buggy_line.strip(), misquote)), False))
             self.turns.append((f"That text is not in the file. The closest line is line {n}:\n{b.buggy_line}\n"
                                f"I copy it exactly.\n", "edit_file", edit, True))
+        elif 0.40 <= detour < 0.48 and misquote:
+            # the misremembered line sent twice (no loss): the planner answers the second identical
+            # failure with a note that repeating will not help, and the agent then copies the line
+            bad_reason = reason.replace(b.buggy_line.strip(), misquote)
+            bad = dict(edit, old_str=b.buggy_line.replace(b.buggy_line.strip(), misquote))
+            self.expected_error[len(self.turns)] = f"{n}\t{b.buggy_line}"
+            self.turns.append((bad_reason, "edit_file", bad, False))
+            self.expected_error[len(self.turns)] = "failed 2 times in a row"
+            self.turns.append((bad_reason, "edit_file", bad, False))
+            self.turns.append((f"The same edit failed twice, so sending it again will not help. The text is not in "
+                               f"the file; line {n} reads:\n{b.buggy_line}\nI copy it exactly.\n", "edit_file", edit,
+                               True))
         elif 0.18 <= detour < 0.30 and b.wrong_line:
             # a wrong first fix (no loss), the tests still failing, then the right fix
             self.turns.append((f"In {b.func}, line {n} reads:\n{b.buggy_line}\nIt should probably read:\n"
