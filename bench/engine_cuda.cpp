@@ -265,6 +265,31 @@ int main(int argc, char** argv) {
       }
     };
 
+    // B sessions at context `prompt` (one prefilled state copied on the device, each copy fed
+    // its own token, so the rows' routing and attention differ); step() decodes one token of
+    // each and feeds the greedy choices (picked on the GPU) to the next step.
+    struct Batch {
+      int64_t B;
+      std::vector<ModelState> sessions;
+      std::vector<cu::CudaState*> seqs;
+      cu::DeviceBuffer tok, logits;
+    };
+    auto make_batch = [&](int64_t B) {
+      ModelState base = m.new_state();
+      prefill_state(*static_cast<cu::CudaState*>(base.device.get()), prompt, nullptr);
+      Batch b{B, std::vector<ModelState>(static_cast<size_t>(B), base), {},
+              cu::DeviceBuffer(sizeof(int32_t) * B, nullptr, ""), cu::DeviceBuffer(sizeof(float) * B * V, nullptr, "")};
+      for (ModelState& s : b.sessions) b.seqs.push_back(static_cast<cu::CudaState*>(s.device.get()));
+      std::vector<int32_t> first(static_cast<size_t>(B));
+      for (int64_t i = 0; i < B; ++i) first[i] = static_cast<int32_t>((i * 7919 + 101) % V);
+      NAGENT_CUDA_CHECK(cudaMemcpy(b.tok.get(), first.data(), B * sizeof(int32_t), cudaMemcpyHostToDevice));
+      return b;
+    };
+    auto batch_step = [&](Batch& b) {
+      m.decode_batch_device(b.seqs.data(), b.tok.as<int32_t>(), b.B, b.logits.as<float>());
+      cu::argmax_rows(b.logits.as<float>(), b.B, V, b.tok.as<int32_t>(), st);
+    };
+
     if (profile_prefill) {  // one forward of --prefill tokens on a fresh state
       ModelState s = m.new_state();
       auto* cs = static_cast<cu::CudaState*>(s.device.get());
@@ -276,21 +301,14 @@ int main(int argc, char** argv) {
       std::printf("profiled one prefill of %lld tokens\n", static_cast<long long>(prefill));
       return 0;
     }
-    if (profile_b > 0) {
+    if (profile_b > 0) {  // B = 1: the one-session path (forward_device), as the decode table
       m.set_graphs(false);
       m.set_fast_gemv(true);
-      ModelState base = m.new_state();
-      prefill_state(*static_cast<cu::CudaState*>(base.device.get()), prompt, logits.as<float>());
-      std::vector<ModelState> sessions(static_cast<size_t>(profile_b), base);
-      std::vector<cu::CudaState*> seqs;
-      for (ModelState& s : sessions) seqs.push_back(static_cast<cu::CudaState*>(s.device.get()));
-      cu::DeviceBuffer btok(sizeof(int32_t) * profile_b, nullptr, ""), blog(sizeof(float) * profile_b * V, nullptr, "");
-      cu::argmax_rows(logits.as<float>(), 1, V, btok.as<int32_t>(), st);
+      Batch b = make_batch(profile_b);
       auto step = [&] {
-        if (profile_b == 1)
-          m.forward_device(*seqs[0], btok.as<int32_t>(), 1, blog.as<float>(), false);
-        else
-          m.decode_batch_device(seqs.data(), btok.as<int32_t>(), profile_b, blog.as<float>());
+        if (profile_b > 1) return batch_step(b);
+        m.forward_device(*b.seqs[0], b.tok.as<int32_t>(), 1, b.logits.as<float>(), false);
+        cu::argmax_rows(b.logits.as<float>(), 1, V, b.tok.as<int32_t>(), st);
       };
       for (int i = 0; i < 3; ++i) step();
       NAGENT_CUDA_CHECK(cudaStreamSynchronize(st));
@@ -356,10 +374,8 @@ int main(int argc, char** argv) {
     const double bytes_short = decode_bytes(c, prompt + 8 + steps / 2);
     const double roof_short = bytes_short / bw * 1e3;
 
-    // Batched decode: B sessions at context `prompt` (one prefilled state copied on the device,
-    // each copy fed its own token, so the rows' routing and attention differ), greedy tokens
-    // chosen on the GPU feed the next step; then a few steps with the expert census on count
-    // the distinct experts each MoE layer selected.
+    // Batched decode (make_batch), timed; then a few steps with the expert census on count the
+    // distinct experts each MoE layer selected.
     struct BatchRow {
       int64_t B;
       double ms, experts;
@@ -369,19 +385,8 @@ int main(int argc, char** argv) {
       m.set_graphs(true);
       m.set_fast_gemv(true);
       m.set_pdl(false);
-      ModelState base = m.new_state();
-      prefill_state(*static_cast<cu::CudaState*>(base.device.get()), prompt, nullptr);
-      std::vector<ModelState> sessions(static_cast<size_t>(B), base);
-      std::vector<cu::CudaState*> seqs;
-      for (ModelState& s : sessions) seqs.push_back(static_cast<cu::CudaState*>(s.device.get()));
-      cu::DeviceBuffer btok(sizeof(int32_t) * B, nullptr, ""), blog(sizeof(float) * B * V, nullptr, "");
-      std::vector<int32_t> first(static_cast<size_t>(B));
-      for (int64_t i = 0; i < B; ++i) first[i] = static_cast<int32_t>((i * 7919 + 101) % V);
-      NAGENT_CUDA_CHECK(cudaMemcpy(btok.get(), first.data(), B * sizeof(int32_t), cudaMemcpyHostToDevice));
-      auto step = [&] {
-        m.decode_batch_device(seqs.data(), btok.as<int32_t>(), B, blog.as<float>());
-        cu::argmax_rows(blog.as<float>(), B, V, btok.as<int32_t>(), st);
-      };
+      Batch b = make_batch(B);
+      auto step = [&] { batch_step(b); };
       for (int i = 0; i < 4; ++i) step();  // warm-up: eager, capture, replays
       t.start();
       for (int64_t i = 0; i < batch_steps; ++i) step();
