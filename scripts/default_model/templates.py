@@ -255,4 +255,135 @@ TEMPLATES = [
     rank = max(«1|0|constant», -(-p * len(ordered) // 100))
     return ordered[int(rank) «- 1|+ 1|off_by_one»]
 ''', calls=["[3, 1, 2], 100", "[3, 1, 2], 0", "[15, 20, 35, 40, 50], 40", "[7, 8], 50"]),
+    dict(names=["count_occurrences", "occurrences", "times_present"], doc="How many items of the list equal target.",
+         src='''def {name}(values, target):
+    """{doc}"""
+    count = 0
+    for v in values:
+        if v «==|!=|comparison» target:
+            count «+=|-=|operator» 1
+    return count
+''', calls=["[1, 2, 1, 3], 1", "[], 5", "[4, 4], 4"]),
+    dict(names=["index_of", "position_of", "find_index"], doc="Index of the first item equal to target, or -1.",
+         src='''def {name}(values, target):
+    """{doc}"""
+    for i in range(len(values)):
+        if values[i] == target:
+            return «i|i + 1|off_by_one»
+    return «-1|0|constant»
+''', calls=["[5, 6, 7], 6", "[1], 2", "[3, 3], 3"]),
+    dict(names=["sum_range", "sum_between", "inclusive_sum"], doc="Sum of the integers from lo to hi, both included.",
+         src='''def {name}(lo, hi):
+    """{doc}"""
+    total = 0
+    for i in range(lo, hi «+ 1|- 1|off_by_one»):
+        total «+=|*=|operator» i
+    return total
+''', calls=["1, 4", "3, 3", "0, 10"]),
+    dict(names=["average_length", "mean_word_length", "typical_length"], doc="Mean length of the words; 0.0 for none.",
+         src='''def {name}(words):
+    """{doc}"""
+    if not words:
+        return «0.0|1.0|constant»
+    return sum(len(w) for w in words) / «len(words)|len(words) - 1|off_by_one»
+''', calls=["['ab', 'abcd']", "[]", "['xyz']"]),
+    dict(names=["is_sorted", "in_order", "ascending"], doc="True if every item is at most the next one.",
+         src='''def {name}(values):
+    """{doc}"""
+    for i in range(len(values) - 1):
+        if values[i] «>|<|comparison» values[i + 1]:
+            return «False|True|constant»
+    return True
+''', calls=["[1, 2, 2, 5]", "[3, 1]", "[]", "[9]"]),
+    dict(names=["clamp_all", "limit_all", "bounded_values"], doc="Each value limited to the range [lo, hi].",
+         src='''def {name}(values, lo, hi):
+    """{doc}"""
+    return [min(max(v, «lo|hi|variable»), «hi|lo|variable») for v in values]
+''', calls=["[-5, 5, 50], 0, 10", "[], 0, 1", "[3], 3, 3"]),
+    dict(names=["digit_sum", "sum_of_digits", "cross_sum"], doc="Sum of the decimal digits of n >= 0.",
+         src='''def {name}(n):
+    """{doc}"""
+    total = 0
+    while n > «0|1|constant»:
+        total += n «%|//|operator» 10
+        n //= 10
+    return total
+''', calls=["123", "0", "9", "1000"]),
+    dict(names=["count_char", "char_count", "letter_frequency"], doc="How many times ch occurs in text.",
+         src='''def {name}(text, ch):
+    """{doc}"""
+    return sum(1 for c in text if c «==|!=|comparison» ch)
+''', calls=["'banana', 'a'", "'', 'x'", "'aaa', 'a'"]),
+    dict(names=["join_items", "comma_list", "as_csv_text"], doc="The items as text, separated by a comma and a space.",
+         src='''def {name}(items):
+    """{doc}"""
+    return «', '|','|constant».join(str(item) for item in items)
+''', calls=["[1, 2, 3]", "[]", "['a']"]),
+    dict(names=["rectangle_area", "area", "box_area"], doc="width * height; ValueError for a negative side.",
+         src='''def {name}(width, height):
+    """{doc}"""
+    if width «<|<=|comparison» 0 or height < 0:
+        raise ValueError("negative side")
+    return width «*|+|operator» height
+''', calls=["3, 4", "0, 5", "2, 2"]),
+    dict(names=["triangle_number", "triangular", "sum_to_n"], doc="1 + 2 + ... + n, for n >= 0.",
+         src='''def {name}(n):
+    """{doc}"""
+    return n * (n «+|-|operator» 1) // «2|1|constant»
+''', calls=["0", "1", "4", "10"]),
+    dict(names=["first_negative", "leading_negative", "earliest_negative"], doc="The first value below zero, or None.",
+         src='''def {name}(values):
+    """{doc}"""
+    for v in values:
+        if v «<|>|comparison» 0:
+            return v
+    return «None|0|constant»
+''', calls=["[3, -1, -5]", "[1, 2]", "[]"]),
+    dict(names=["scale", "scaled", "multiply_all"], doc="Every value multiplied by factor.",
+         src='''def {name}(values, factor):
+    """{doc}"""
+    return [v «*|+|operator» «factor|v|variable» for v in values]
+''', calls=["[1, 2], 3", "[], 2", "[5], 1"]),
+    dict(names=["max_gap", "largest_step", "widest_gap"], doc="The largest difference between an item and the one before it (0 for short lists).",
+         src='''def {name}(values):
+    """{doc}"""
+    best = 0
+    for i in range(1, len(values)):
+        gap = values[i] «-|+|operator» values[«i - 1|i|off_by_one»]
+        if gap «>|<|comparison» best:
+            best = gap
+    return best
+''', calls=["[1, 4, 6, 13]", "[5]", "[2, 2, 3]"]),
+    dict(names=["middle_char", "center_char", "central_letter"], doc="The character at index len(text) // 2, or '' for empty text.",
+         src='''def {name}(text):
+    """{doc}"""
+    if not text:
+        return «''|None|constant»
+    return text[len(text) «//|-|operator» 2]
+''', calls=["'abc'", "'abcdef'", "''"]),
+    dict(names=["compound", "grow_amount", "compound_interest"], doc="principal after years of growth at rate, rounded to cents.",
+         src='''def {name}(principal, rate, years):
+    """{doc}"""
+    amount = principal
+    for _ in range(years):
+        amount = amount * (1 «+|-|operator» rate)
+    return round(amount, «2|1|constant»)
+''', calls=["100, 0.05, 3", "50, 0.0, 3", "10, 0.5, 1"]),
+    dict(names=["word_lengths", "lengths_of_words", "word_sizes"], doc="The length of each whitespace-separated word.",
+         src='''def {name}(text):
+    """{doc}"""
+    return [len(w) for w in text.«split()|split(' ')|constant»]
+''', calls=["'hello world'", "''", "'a  bb'"]),
+    dict(names=["remove_value", "without", "drop_value"], doc="The list without the items equal to target.",
+         src='''def {name}(values, target):
+    """{doc}"""
+    return [v for v in values if v «!=|==|comparison» target]
+''', calls=["[1, 2, 1], 1", "[], 3", "[4], 5"]),
+    dict(names=["ratio", "fraction_of", "share"], doc="part / whole, or 0.0 when whole is zero.",
+         src='''def {name}(part, whole):
+    """{doc}"""
+    if whole «==|!=|comparison» 0:
+        return 0.0
+    return «part / whole|whole / part|swapped_args»
+''', calls=["1, 4", "3, 0", "6, 3"]),
 ]
