@@ -7,8 +7,10 @@ package/module names and task phrasings never seen in training), fixed by the se
 the sandbox, the parser and the tools, and the task counts as resolved when nagent exits 0 and
 the repository's tests pass when run again here, outside nagent.
 
-Reports resolved rate, mean steps, the share of model turns with a malformed tool call, and time
-per task; --json writes the per-task rows too.
+Reports resolved rate, mean steps, the share of model turns with a malformed tool call, time per
+task, and how many runs reached each stage of the repair (the function found, its file read, the
+first edit on the right line, with the file's text as old_str, with the fix as new_str); --json
+writes the per-task rows too.
 
 usage: eval.py [--nagent build/nagent] [--count 50] [--seed 2026] [--model DIR] [--json FILE]
                [--traces DIR (each task's event stream, DIR/task_N.jsonl)]
@@ -47,6 +49,7 @@ def run_task(nagent, repo, work, model, timeout_s, trace_path=None):
         with open(trace_path, "w") as f:
             f.write(out)
     turns = malformed = 0
+    calls_made = []
     for line in out.splitlines():
         try:
             ev = json.loads(line)
@@ -55,13 +58,32 @@ def run_task(nagent, repo, work, model, timeout_s, trace_path=None):
         if ev.get("type") == "model_reply":
             turns += 1
             calls = ev.get("data", {}).get("tool_calls", [])
+            calls_made += calls
             if not calls or any(c.get("error") for c in calls):
                 malformed += 1
     tests = subprocess.run(["python3", "-m", "unittest", "discover", "-s", "tests", "-t", "."], cwd=root,
                            capture_output=True, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
     return {"task": repo.task, "bug": repo.bug.__dict__, "exit_code": code, "tests_pass": tests.returncode == 0,
             "resolved": code == 0 and tests.returncode == 0, "steps": turns, "malformed_turns": malformed,
-            "wall_s": round(wall, 2)}
+            "wall_s": round(wall, 2), "milestones": milestones(repo.bug, calls_made)}
+
+
+# The stages of a repair, judged from the calls alone against the planted bug: where a run that
+# fails goes wrong (a model can find the function and still edit the wrong line).
+MILESTONES = ["found_function", "read_file", "edit_line", "edit_old_str", "edit_new_str"]
+
+
+def milestones(bug, calls):
+    args = [(c.get("name"), c.get("arguments") or {}) for c in calls]
+    edits = [a for n, a in args if n == "edit_file"]
+    first = edits[0] if edits else {}
+    return {
+        "found_function": any(n == "search" and "def " + bug.func in str(a.get("pattern", "")) for n, a in args),
+        "read_file": any(n == "read_file" and a.get("path") == bug.path for n, a in args),
+        "edit_line": str(first.get("line")) == str(bug.line_no),
+        "edit_old_str": first.get("old_str") == bug.buggy_line,
+        "edit_new_str": first.get("new_str") == bug.fixed_line,
+    }
 
 
 def main():
@@ -95,6 +117,7 @@ def main():
         "mean_steps": round(turns / n, 2),
         "malformed_turn_rate": round(sum(r["malformed_turns"] for r in rows) / max(1, turns), 4),
         "mean_wall_s": round(sum(r["wall_s"] for r in rows) / n, 2),
+        "milestones": {m: sum(r["milestones"][m] for r in rows) for m in MILESTONES},
         "seed": a.seed,
     }
     print(json.dumps(summary))
