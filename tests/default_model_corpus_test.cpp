@@ -8,7 +8,7 @@
 #include "support/child_process.h"
 
 TEST_CASE("default-model repositories: bugs fail the tests and their fixes pass them") {
-  const ChildResult r = run_child({"python3", std::string(NAGENT_SOURCE_DIR) + "/scripts/default_model/check_repos.py",
+  const ChildResult r = run_child({"/usr/bin/env", "python3", std::string(NAGENT_SOURCE_DIR) + "/scripts/default_model/check_repos.py",
                                    "--count", "15", "--seed", "11"},
                                   {}, "", 240);
   INFO(r.out << r.err);
