@@ -15,7 +15,6 @@ namespace nagent::engine::cuda {
 namespace {
 
 constexpr int kTile = 32;  // keys per tile, queries per block
-constexpr int kMaxHd = kMaxHeadDim;
 
 __global__ void kv_append_kernel(const float* k, const float* v, int64_t T, int64_t pos, DecodeSeqs seqs, KvView kv) {
   const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
@@ -67,9 +66,9 @@ __global__ void prefill_kernel(const float* q, int64_t T, int64_t pos, int Hq, i
   const int64_t limit = pos + (t < T ? t : 0);  // last key this row sees (padding rows: key 0 only)
   const int64_t keys = pos + std::min<int64_t>(T, t0 + kTile);
   const int cols = (hd + 3) / 4;
-  float o[kMaxHd / 4];
+  float o[kMaxHeadDim / 4];
 #pragma unroll
-  for (int k = 0; k < kMaxHd / 4; ++k) o[k] = 0.0f;
+  for (int k = 0; k < kMaxHeadDim / 4; ++k) o[k] = 0.0f;
   float m = -INFINITY, l = 0.0f;
   for (int64_t j0 = 0; j0 < keys; j0 += kTile) {
     __syncthreads();
@@ -102,7 +101,7 @@ __global__ void prefill_kernel(const float* q, int64_t T, int64_t pos, int Hq, i
     m = m_new;
     __syncwarp();  // ps row r is written and read by the same 4 lanes
 #pragma unroll
-    for (int k = 0; k < kMaxHd / 4; ++k) {
+    for (int k = 0; k < kMaxHeadDim / 4; ++k) {
       if (k < cols && cg + 4 * k < hd) {
         const int e = cg + 4 * k;
         float acc = o[k] * alpha;
@@ -114,7 +113,7 @@ __global__ void prefill_kernel(const float* q, int64_t T, int64_t pos, int Hq, i
   if (t < T) {
     const float inv = 1.0f / l;
 #pragma unroll
-    for (int k = 0; k < kMaxHd / 4; ++k)
+    for (int k = 0; k < kMaxHeadDim / 4; ++k)
       if (k < cols && cg + 4 * k < hd) out[t * int64_t(Hq) * hd + h * hd + cg + 4 * k] = o[k] * inv;
   }
 }
