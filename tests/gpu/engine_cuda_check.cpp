@@ -861,8 +861,14 @@ int main(int argc, char** argv) {
     check_attention(st, 1, 300, 32, 8, 128);    // 4 heads per group
     check_attention(st, 1, 20000, 64, 2, 128);  // 32 heads per group: SIMT
     check_attention(st, 1, 5, 4, 2, 16);
+    // Prefill: head_dim % 16 == 0 takes the tensor-core kernel (several 64-query tiles, keys
+    // from a nonzero position), others the SIMT one.
     check_attention(st, 70, 130, 32, 2, 128);
     check_attention(st, 40, 0, 4, 2, 16);
+    check_attention(st, 200, 300, 32, 2, 128);
+    check_attention(st, 130, 1000, 10, 2, 32);  // the default model's shape
+    check_attention(st, 37, 50, 4, 2, 24);      // SIMT prefill
+    check_attention(st, 1, 50, 4, 2, 24);       // SIMT decode
     ModelConfig nano;
     nano.n_routed_experts = 128;
     nano.num_experts_per_tok = 6;
