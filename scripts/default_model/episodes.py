@@ -3,7 +3,7 @@
 
 For each repository (repos.py) a teacher, served as an OpenAI-compatible model server on
 127.0.0.1, plays the episode the way a good agent would: search for the failing function, read
-its file, reason briefly, edit, run the tests, finish. It answers what the runtime actually sends
+its file, read the suspicious line alone, reason briefly, edit, run the tests, finish. It answers what the runtime actually sends
 (`nagent run swe_fix` with the real planner, parser, tools and sandbox), so every tool output in
 the data is exactly what the runtime produces. Some episodes take a detour first: an edit whose
 old_str is not unique, a malformed tool call answered by the parser's error, or a wrong first
@@ -67,12 +67,15 @@ class Teacher:
             self.turns.append((find, "search", {"pattern": "def " + b.func}, True))
         self.turns.append((f"{b.func} is defined in {b.path}. Let me read the file.\n", "read_file",
                            {"path": b.path}, True))
-        # The reasoning quotes the buggy line whole, indentation included, and the edit copies
-        # it from there with its line number: a short copy out of the reasoning just written is
-        # what a small model gets right, where picking a line out of the file listing was not
-        # (session 4's model named the right line and then edited the one above it). The line
-        # number also settles a line whose text occurs elsewhere in the file.
+        # Having found the line in the listing, the agent reads that line alone and quotes it
+        # from there: the quote and the edit copy text a few tokens back instead of picking it
+        # out of the whole listing, where session 6's model wrote the line it remembered from
+        # training (`* 100`) for the file's (`* 10`). The reasoning quotes the line whole,
+        # indentation included, and the edit copies it with its line number, which also
+        # settles a line whose text occurs elsewhere in the file.
         n = b.line_no
+        self.turns.append((f"In {b.func}, the suspicious line is line {n}. I read it alone to quote it exactly.\n",
+                           "read_file", {"path": b.path, "start_line": n, "end_line": n}, True))
         edit = {"path": b.path, "line": n, "old_str": b.buggy_line, "new_str": b.fixed_line}
         reason = (f"In {b.func}, line {n} reads:\n{b.buggy_line}\n"
                   f"{repo_gen.KIND_REASON[b.kind]}. It should read:\n{b.fixed_line}\n")
@@ -152,6 +155,8 @@ class Teacher:
             ok = self.repo.bug.path in text
         elif self.step - 1 in self.expected_error:
             ok = self.expected_error[self.step - 1] in text
+        elif name == "read_file" and "start_line" in prev[2]:
+            ok = f"{prev[2]['start_line']}\t{self.repo.bug.buggy_line}" in text
         elif name == "edit_file":
             ok = text.startswith("Edited")
         elif name == "run_tests" and (self.step == 1 or self.step in self.expect_failing):
