@@ -178,7 +178,7 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel(const f
   float o[kMaxN8][4];
 #pragma unroll
   for (int n = 0; n < kMaxN8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-  float m_g = -INFINITY, m_g8 = -INFINITY, l_g = 0.0f, l_g8 = 0.0f;
+  OnlineSoftmax sm;  // rows g and g + 8
   const int ksteps = hd / 16, n8s = hd / 8;
 
   for (int t = 0; t < tiles; ++t) {
@@ -213,7 +213,6 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel(const f
           mma_16816(s[nt], al, b0, b1);
         }
       }
-      float mx_g = -INFINITY, mx_g8 = -INFINITY;
 #pragma unroll
       for (int nt = 0; nt < kPrefillKeys / 8; ++nt)
 #pragma unroll
@@ -221,41 +220,12 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel(const f
           const int64_t j = j0 + nt * 8 + 2 * tig + c;
           if (j > limit_g) s[nt][c] = -INFINITY;
           if (j > limit_g8) s[nt][2 + c] = -INFINITY;
-          mx_g = fmaxf(mx_g, s[nt][c]);
-          mx_g8 = fmaxf(mx_g8, s[nt][2 + c]);
         }
-      mx_g = fmaxf(mx_g, __shfl_xor_sync(0xffffffffu, mx_g, 1));
-      mx_g = fmaxf(mx_g, __shfl_xor_sync(0xffffffffu, mx_g, 2));
-      mx_g8 = fmaxf(mx_g8, __shfl_xor_sync(0xffffffffu, mx_g8, 1));
-      mx_g8 = fmaxf(mx_g8, __shfl_xor_sync(0xffffffffu, mx_g8, 2));
-      const float mn_g = fmaxf(m_g, mx_g), mn_g8 = fmaxf(m_g8, mx_g8);
-      const float al_g = mn_g == -INFINITY ? 1.0f : expf(m_g - mn_g);
-      const float al_g8 = mn_g8 == -INFINITY ? 1.0f : expf(m_g8 - mn_g8);
-      float sum_g = 0.0f, sum_g8 = 0.0f;
-#pragma unroll
-      for (int nt = 0; nt < kPrefillKeys / 8; ++nt)
-#pragma unroll
-        for (int c = 0; c < 2; ++c) {
-          s[nt][c] = mn_g == -INFINITY ? 0.0f : expf(s[nt][c] - mn_g);
-          s[nt][2 + c] = mn_g8 == -INFINITY ? 0.0f : expf(s[nt][2 + c] - mn_g8);
-          sum_g += s[nt][c];
-          sum_g8 += s[nt][2 + c];
-        }
-      sum_g += __shfl_xor_sync(0xffffffffu, sum_g, 1);
-      sum_g += __shfl_xor_sync(0xffffffffu, sum_g, 2);
-      sum_g8 += __shfl_xor_sync(0xffffffffu, sum_g8, 1);
-      sum_g8 += __shfl_xor_sync(0xffffffffu, sum_g8, 2);
-      l_g = l_g * al_g + sum_g;
-      l_g8 = l_g8 * al_g8 + sum_g8;
-      m_g = mn_g;
-      m_g8 = mn_g8;
+      const float2 alpha = sm.update(s);
 #pragma unroll
       for (int n = 0; n < kMaxN8; ++n) {
         if (n >= n8s) break;
-        o[n][0] *= al_g;
-        o[n][1] *= al_g;
-        o[n][2] *= al_g8;
-        o[n][3] *= al_g8;
+        scale_rows(o[n], alpha);
       }
       // O += P V over the tile, 16 keys (one k16 step) at a time.
 #pragma unroll
@@ -279,7 +249,7 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel(const f
     }
     __syncthreads();  // buffer b is read by every warp before tile t + 2 overwrites it
   }
-  const float inv_g = 1.0f / l_g, inv_g8 = 1.0f / l_g8;
+  const float inv_g = 1.0f / sm.l_g, inv_g8 = 1.0f / sm.l_g8;
   const int64_t tg = t0 + rg, tg8 = tg + 8;
 #pragma unroll
   for (int n = 0; n < kMaxN8; ++n) {

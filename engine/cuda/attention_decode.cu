@@ -264,7 +264,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float*
   float o[kMaxN8][4];
 #pragma unroll
   for (int n = 0; n < kMaxN8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-  float m_g = -INFINITY, m_g8 = -INFINITY, l_g = 0.0f, l_g8 = 0.0f;  // rows g and g + 8
+  OnlineSoftmax sm;  // rows g and g + 8
   const int ksteps = hd / 16, n8s = hd / 8;
 
   for (int t = 0; t < tiles; ++t) {
@@ -298,42 +298,15 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float*
     }
     // Online softmax over the 16 keys; a row's 16 scores sit in the 4 lanes of its quad.
     const int64_t j0 = begin + int64_t(t) * kMmaTile + warp * 16;
-    float mx_g = -INFINITY, mx_g8 = -INFINITY;
 #pragma unroll
     for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
       for (int c = 0; c < 2; ++c) {
         const bool valid = j0 + nt * 8 + 2 * tig + c < end;
         if (!valid) s[nt][c] = s[nt][2 + c] = -INFINITY;
-        mx_g = fmaxf(mx_g, s[nt][c]);
-        mx_g8 = fmaxf(mx_g8, s[nt][2 + c]);
       }
-    mx_g = fmaxf(mx_g, __shfl_xor_sync(0xffffffffu, mx_g, 1));
-    mx_g = fmaxf(mx_g, __shfl_xor_sync(0xffffffffu, mx_g, 2));
-    mx_g8 = fmaxf(mx_g8, __shfl_xor_sync(0xffffffffu, mx_g8, 1));
-    mx_g8 = fmaxf(mx_g8, __shfl_xor_sync(0xffffffffu, mx_g8, 2));
-    const float mn_g = fmaxf(m_g, mx_g), mn_g8 = fmaxf(m_g8, mx_g8);
     // A warp whose keys all lie past `end` keeps m = -inf: nothing to scale, all weights 0.
-    const float al_g = mn_g == -INFINITY ? 1.0f : expf(m_g - mn_g);
-    const float al_g8 = mn_g8 == -INFINITY ? 1.0f : expf(m_g8 - mn_g8);
-    float sum_g = 0.0f, sum_g8 = 0.0f;
-#pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
-#pragma unroll
-      for (int c = 0; c < 2; ++c) {
-        s[nt][c] = mn_g == -INFINITY ? 0.0f : expf(s[nt][c] - mn_g);
-        s[nt][2 + c] = mn_g8 == -INFINITY ? 0.0f : expf(s[nt][2 + c] - mn_g8);
-        sum_g += s[nt][c];
-        sum_g8 += s[nt][2 + c];
-      }
-    sum_g += __shfl_xor_sync(0xffffffffu, sum_g, 1);
-    sum_g += __shfl_xor_sync(0xffffffffu, sum_g, 2);
-    sum_g8 += __shfl_xor_sync(0xffffffffu, sum_g8, 1);
-    sum_g8 += __shfl_xor_sync(0xffffffffu, sum_g8, 2);
-    l_g = l_g * al_g + sum_g;
-    l_g8 = l_g8 * al_g8 + sum_g8;
-    m_g = mn_g;
-    m_g8 = mn_g8;
+    const float2 alpha = sm.update(s);
     // P as the A operand (16 rows x 16 keys): the score accumulators are already in its layout.
     uint32_t ph[4], pl[4];
     split_pair(s[0][0], s[0][1], ph[0], pl[0]);
@@ -344,10 +317,7 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float*
 #pragma unroll
     for (int n = 0; n < kMaxN8; ++n) {
       if (n >= n8s) break;
-      o[n][0] *= al_g;
-      o[n][1] *= al_g;
-      o[n][2] *= al_g8;
-      o[n][3] *= al_g8;
+      scale_rows(o[n], alpha);
       const bf16* vc = vs + 8 * n + g;
       const uint32_t b0 = pack_bf16(vc[(2 * tig) * ld], vc[(2 * tig + 1) * ld]);
       const uint32_t b1 = pack_bf16(vc[(2 * tig + 8) * ld], vc[(2 * tig + 9) * ld]);
@@ -360,10 +330,10 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float*
   // Merge the warps: each writes m, l and O to shared memory (the K/V buffers are free now).
   float* warp_o = reinterpret_cast<float*>(kv_buf);  // [kMmaWarps][16][hd]
   if (tig == 0) {
-    warp_m[warp][g] = m_g;
-    warp_m[warp][g + 8] = m_g8;
-    warp_l[warp][g] = l_g;
-    warp_l[warp][g + 8] = l_g8;
+    warp_m[warp][g] = sm.m_g;
+    warp_m[warp][g + 8] = sm.m_g8;
+    warp_l[warp][g] = sm.l_g;
+    warp_l[warp][g + 8] = sm.l_g8;
   }
 #pragma unroll
   for (int n = 0; n < kMaxN8; ++n) {

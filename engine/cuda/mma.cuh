@@ -10,6 +10,7 @@
 // the next product over those 16 keys.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "engine/cuda/common.cuh"
@@ -43,6 +44,61 @@ __device__ __forceinline__ void split_pair(float x0, float x1, uint32_t& hi, uin
   const bf16 h0 = __float2bfloat16(x0), h1 = __float2bfloat16(x1);
   hi = pack_bf16(h0, h1);
   lo = pack_bf16(__float2bfloat16(x0 - __bfloat162float(h0)), __float2bfloat16(x1 - __bfloat162float(h1)));
+}
+
+// Online softmax of the two accumulator rows a lane holds, g and g + 8 (a row's scores lie in
+// the 4 lanes of its quad). update() takes a score tile of NT n8 tiles, masked keys already
+// -inf, turns it into the weights exp(s - m) (the A fragments of P V), folds its maximum and
+// sum into m and l, and returns the factors (x: row g, y: row g + 8) O must be scaled by.
+struct OnlineSoftmax {
+  float m_g = -INFINITY, m_g8 = -INFINITY, l_g = 0.0f, l_g8 = 0.0f;
+
+  template <int NT>
+  __device__ __forceinline__ float2 update(float (&s)[NT][4]) {
+    float mx_g = -INFINITY, mx_g8 = -INFINITY;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        mx_g = fmaxf(mx_g, s[nt][c]);
+        mx_g8 = fmaxf(mx_g8, s[nt][2 + c]);
+      }
+    mx_g = fmaxf(mx_g, __shfl_xor_sync(0xffffffffu, mx_g, 1));
+    mx_g = fmaxf(mx_g, __shfl_xor_sync(0xffffffffu, mx_g, 2));
+    mx_g8 = fmaxf(mx_g8, __shfl_xor_sync(0xffffffffu, mx_g8, 1));
+    mx_g8 = fmaxf(mx_g8, __shfl_xor_sync(0xffffffffu, mx_g8, 2));
+    const float mn_g = fmaxf(m_g, mx_g), mn_g8 = fmaxf(m_g8, mx_g8);
+    // A row with no visible key yet keeps m = -inf (exp(-inf - -inf) would be NaN): nothing to
+    // scale, all weights 0.
+    const float al_g = mn_g == -INFINITY ? 1.0f : expf(m_g - mn_g);
+    const float al_g8 = mn_g8 == -INFINITY ? 1.0f : expf(m_g8 - mn_g8);
+    float sum_g = 0.0f, sum_g8 = 0.0f;
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        s[nt][c] = mn_g == -INFINITY ? 0.0f : expf(s[nt][c] - mn_g);
+        s[nt][2 + c] = mn_g8 == -INFINITY ? 0.0f : expf(s[nt][2 + c] - mn_g8);
+        sum_g += s[nt][c];
+        sum_g8 += s[nt][2 + c];
+      }
+    sum_g += __shfl_xor_sync(0xffffffffu, sum_g, 1);
+    sum_g += __shfl_xor_sync(0xffffffffu, sum_g, 2);
+    sum_g8 += __shfl_xor_sync(0xffffffffu, sum_g8, 1);
+    sum_g8 += __shfl_xor_sync(0xffffffffu, sum_g8, 2);
+    l_g = l_g * al_g + sum_g;
+    l_g8 = l_g8 * al_g8 + sum_g8;
+    m_g = mn_g;
+    m_g8 = mn_g8;
+    return make_float2(al_g, al_g8);
+  }
+};
+// One n8 tile of O times the factors update() returned.
+__device__ __forceinline__ void scale_rows(float (&o)[4], float2 alpha) {
+  o[0] *= alpha.x;
+  o[1] *= alpha.x;
+  o[2] *= alpha.y;
+  o[3] *= alpha.y;
 }
 
 }  // namespace nagent::engine::cuda

@@ -7,7 +7,8 @@
 //         dt_j x_j B_j^T, and the chunk's total decay;
 //      2. state_passing: the state entering each chunk, sequentially over chunks;
 //      3. chunk_output: Y = exp(cum_i) C_i S_in + sum_{j<=i} (C_i.B_j) exp(cum_i-cum_j) dt_j x_j + D x_i.
-//    Blocks are (chunk, head) pairs; tiles of 32 along the reduced dimension go through shared memory.
+//    Blocks are (chunk, head) pairs; the products are register-tiled fp32 GEMMs over operands
+//    staged k-major in shared memory (outer_accumulate).
 #include <algorithm>
 
 #include "engine/cuda/common.cuh"
@@ -19,12 +20,9 @@ namespace nagent::engine::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kMaxQ = 128;
-constexpr int kTile = 32;
-constexpr int kPad = kTile + 1;      // shared rows padded against bank conflicts
-constexpr int kStateOut = 32;        // state outputs per thread: P*N <= 8192
-constexpr int kMOut = kMaxQ * kMaxQ / kThreads;  // 64
-constexpr int kYOut = 32;            // Q*P <= 8192
+// Prefill limits: chunk_size, mamba_head_dim and ssm_state_size (every published NemotronH
+// config: 128, 64, 128).
+constexpr int kMaxQ = 128, kMaxP = 64, kMaxN = 128;
 
 struct Views {
   const float* conv;
@@ -93,61 +91,99 @@ __global__ void __launch_bounds__(32 * kStepRows) step4_kernel(Views v, const fl
   if (lane == 0) y[row * d.d_inner + h * d.P + p] = acc + Dv[h] * xp;
 }
 
-// Serial prefix sum of a = dt A over the chunk's q tokens (q <= 128: cheap next to the rest).
+// The chunk's cumulative log-decay cum[i] = sum_{j<=i} dt_j A over its q tokens (q <= 128) by
+// warp scans, and its dt values; rows past q read as 0.
 __device__ void chunk_cumsum(const float* dt, int heads, int64_t c0, int q, int h, float A, float* cum, float* dts) {
-  if (threadIdx.x == 0) {
-    float run = 0.0f;
-    for (int i = 0; i < q; ++i) {
-      const float dti = dt[(c0 + i) * heads + h];
-      dts[i] = dti;
-      cum[i] = (run += dti * A);
-    }
+  __shared__ float warp_total[kMaxQ / 32];
+  const int i = threadIdx.x, lane = i & 31, warp = i >> 5;
+  const float dti = i < q ? dt[(c0 + i) * heads + h] : 0.0f;
+  float a = dti * A;
+#pragma unroll
+  for (int off = 1; off < 32; off *= 2) {
+    const float n = __shfl_up_sync(0xffffffffu, a, off);
+    if (lane >= off) a += n;
+  }
+  if (i < kMaxQ && lane == 31) warp_total[warp] = a;
+  __syncthreads();
+  if (i < kMaxQ) {
+    for (int w = 0; w < warp; ++w) a += warp_total[w];
+    cum[i] = i < q ? a : 0.0f;
+    dts[i] = dti;
   }
   __syncthreads();
 }
 
-__global__ void chunk_states_kernel(Views v, const float* dt, const float* A, int64_t T, int Q, float* states,
-                                    float* totals) {
+// The chunk products are small GEMMs (64 x 128, 128 x 128 and 128 x 64 outputs, k <= 128) done
+// as register-tiled outer products from shared memory: acc[TM][TN] += sum_k A[k][row] B[k][col]
+// with A and B stored k-major. Thread (ty, tx) = (threadIdx.x / 16, threadIdx.x % 16) owns rows
+// tile_row(i) and columns tile_col(j), 4 consecutive ones per float4, the groups 64 apart: a
+// warp's reads of A are two broadcasts, of B 64 consecutive floats. Shapes smaller than the
+// tile are zero-padded in shared memory (outputs past them are not stored).
+__device__ __forceinline__ int tile_row(int i) { return 64 * (i / 4) + 4 * (threadIdx.x >> 4) + i % 4; }
+__device__ __forceinline__ int tile_col(int j) { return 64 * (j / 4) + 4 * (threadIdx.x & 15) + j % 4; }
+
+template <int TM, int TN>
+__device__ __forceinline__ void outer_accumulate(const float* A, int lda, const float* B, int ldb, int k_count,
+                                                 float (&acc)[TM][TN]) {
+  const int tx = threadIdx.x & 15, ty = threadIdx.x >> 4;
+#pragma unroll 4
+  for (int k = 0; k < k_count; ++k) {
+    float a[TM], b[TN];
+#pragma unroll
+    for (int s = 0; s < TM / 4; ++s) {
+      const float4 v = *reinterpret_cast<const float4*>(A + k * lda + 64 * s + 4 * ty);
+      a[4 * s] = v.x, a[4 * s + 1] = v.y, a[4 * s + 2] = v.z, a[4 * s + 3] = v.w;
+    }
+#pragma unroll
+    for (int s = 0; s < TN / 4; ++s) {
+      const float4 v = *reinterpret_cast<const float4*>(B + k * ldb + 64 * s + 4 * tx);
+      b[4 * s] = v.x, b[4 * s + 1] = v.y, b[4 * s + 2] = v.z, b[4 * s + 3] = v.w;
+    }
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+      for (int j = 0; j < TN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+  }
+}
+
+// Shared-memory rows: k tiles of kKT, rows padded to keep float4 alignment.
+constexpr int kKT = 32;
+constexpr int kLdQ = kMaxQ + 4, kLdP = kMaxP + 4, kLdN = kMaxN + 4;
+
+// Block (chunk, head): S_chunk[p][n] = sum_j x_j[p] w_j B_j[n], w_j = exp(cum_end - cum_j) dt_j.
+__global__ void __launch_bounds__(kThreads) chunk_states_kernel(Views v, const float* dt, const float* A, int64_t T,
+                                                                int Q, float* states, float* totals) {
   const MambaDims& d = v.d;
   const int c = blockIdx.x, h = blockIdx.y, g = h / (d.heads / d.G);
   const int64_t c0 = static_cast<int64_t>(c) * Q;
   const int q = static_cast<int>(min64(Q, T - c0));
   __shared__ float cum[kMaxQ], dts[kMaxQ], wj[kMaxQ];
-  extern __shared__ float smem[];
-  float* xs = smem;                 // [kTile][P]
-  float* bs = smem + kTile * d.P;   // [kTile][N]
+  __shared__ __align__(16) float xs[kKT * kLdP];  // [j][p]: x_j[p] w_j
+  __shared__ __align__(16) float bs[kKT * kLdN];  // [j][n]: B_j[n]
   chunk_cumsum(dt, d.heads, c0, q, h, A[h], cum, dts);
-  for (int j = threadIdx.x; j < q; j += blockDim.x) wj[j] = expf(cum[q - 1] - cum[j]) * dts[j];
-  const int PN = d.P * d.N;
-  float acc[kStateOut];
-#pragma unroll
-  for (int r = 0; r < kStateOut; ++r) acc[r] = 0.0f;
-  for (int j0 = 0; j0 < q; j0 += kTile) {
+  if (threadIdx.x < kMaxQ) wj[threadIdx.x] = threadIdx.x < q ? expf(cum[q - 1] - cum[threadIdx.x]) * dts[threadIdx.x] : 0.0f;
+  float acc[4][8] = {};
+  for (int j0 = 0; j0 < q; j0 += kKT) {
     __syncthreads();
-    for (int i = threadIdx.x; i < kTile * d.P; i += blockDim.x) {
-      const int jj = i / d.P, p = i % d.P, j = j0 + jj;
-      xs[i] = j < q ? v.x(c0 + j, h)[p] * wj[j] : 0.0f;
+    for (int i = threadIdx.x; i < kKT * kMaxP; i += kThreads) {
+      const int jj = i / kMaxP, p = i % kMaxP, j = j0 + jj;
+      xs[jj * kLdP + p] = j < q && p < d.P ? v.x(c0 + j, h)[p] * wj[j] : 0.0f;
     }
-    for (int i = threadIdx.x; i < kTile * d.N; i += blockDim.x) {
-      const int jj = i / d.N, n = i % d.N, j = j0 + jj;
-      bs[i] = j < q ? v.B(c0 + j, g)[n] : 0.0f;
+    for (int i = threadIdx.x; i < kKT * kMaxN; i += kThreads) {
+      const int jj = i / kMaxN, n = i % kMaxN, j = j0 + jj;
+      bs[jj * kLdN + n] = j < q && n < d.N ? v.B(c0 + j, g)[n] : 0.0f;
     }
     __syncthreads();
-    const int jn = min(kTile, q - j0);
-    for (int jj = 0; jj < jn; ++jj) {
+    outer_accumulate(xs, kLdP, bs, kLdN, min(kKT, q - j0), acc);
+  }
+  float* out = states + (static_cast<int64_t>(c) * d.heads + h) * d.P * d.N;
 #pragma unroll
-      for (int r = 0; r < kStateOut; ++r) {
-        const int o = threadIdx.x + r * kThreads;
-        if (o < PN) acc[r] += xs[jj * d.P + o / d.N] * bs[jj * d.N + o % d.N];
-      }
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      const int p = tile_row(i), n = tile_col(j);
+      if (p < d.P && n < d.N) out[p * d.N + n] = acc[i][j];
     }
-  }
-  float* out = states + (static_cast<int64_t>(c) * d.heads + h) * PN;
-#pragma unroll
-  for (int r = 0; r < kStateOut; ++r) {
-    const int o = threadIdx.x + r * kThreads;
-    if (o < PN) out[o] = acc[r];
-  }
   if (threadIdx.x == 0) totals[static_cast<int64_t>(c) * d.heads + h] = cum[q - 1];
 }
 
@@ -167,141 +203,94 @@ __global__ void state_passing_kernel(MambaDims d, int chunks, float* states, con
   ssm[static_cast<int64_t>(h) * PN + idx] = S;
 }
 
-__global__ void chunk_output_kernel(Views v, const float* dt, const float* A, const float* Dv, int64_t T, int Q,
-                                    const float* states, float* y) {
+// Loads rows [0, kMaxQ) x columns [n0, n0 + kKT) of a chunk's B or C into t[n][row] (transposed).
+template <typename Row>
+__device__ __forceinline__ void load_transposed(float* t, Row row_ptr, int q, int n0, int N) {
+  for (int i = threadIdx.x; i < kMaxQ * kKT; i += kThreads) {
+    const int row = i / kKT, nn = i % kKT, n = n0 + nn;
+    t[nn * kLdQ + row] = row < q && n < N ? row_ptr(row)[n] : 0.0f;
+  }
+}
+
+constexpr int kOutputSmemFloats = kMaxQ * kLdQ + 2 * kKT * kLdQ;
+
+// Block (chunk, head): Y_i = exp(cum_i) C_i S_in + sum_{j<=i} M[i][j] x_j + D x_i with
+// M[i][j] = (C_i . B_j) exp(cum_i - cum_j) dt_j, in three products: C B^T (kept as M^T in shared
+// memory), C S_in^T, M x.
+__global__ void __launch_bounds__(kThreads, 2) chunk_output_kernel(Views v, const float* dt, const float* A,
+                                                                   const float* Dv, int64_t T, int Q,
+                                                                   const float* states, float* y) {
   const MambaDims& d = v.d;
   const int c = blockIdx.x, h = blockIdx.y, g = h / (d.heads / d.G);
   const int64_t c0 = static_cast<int64_t>(c) * Q;
   const int q = static_cast<int>(min64(Q, T - c0));
   __shared__ float cum[kMaxQ], dts[kMaxQ];
-  extern __shared__ float smem[];
-  float* M = smem;                      // [q][q + 1]
-  float* t0 = smem + q * (q + 1);       // tiles
+  extern __shared__ __align__(16) float smem[];
+  float* Mt = smem;                         // [j][i] = M[i][j]
+  float* ct = smem + kMaxQ * kLdQ;          // [n][i] = C_i[n]
+  float* t1 = ct + kKT * kLdQ;              // [n][j] = B_j[n], then [n][p] = S_in[p][n], then [j][p] = x_j[p]
+  const auto Crow = [&](int i) { return v.C(c0 + i, g); };
+  const auto Brow = [&](int i) { return v.B(c0 + i, g); };
   chunk_cumsum(dt, d.heads, c0, q, h, A[h], cum, dts);
-
-  // M[i][j] = (C_i . B_j) exp(cum_i - cum_j) dt_j for j <= i, else 0.
   {
-    float* cs = t0;              // [q][kPad]
-    float* bs = t0 + q * kPad;   // [q][kPad]
-    float acc[kMOut];
-#pragma unroll
-    for (int r = 0; r < kMOut; ++r) acc[r] = 0.0f;
-    for (int n0 = 0; n0 < d.N; n0 += kTile) {
+    float cb[8][8] = {};
+    for (int n0 = 0; n0 < d.N; n0 += kKT) {
       __syncthreads();
-      for (int i = threadIdx.x; i < q * kTile; i += blockDim.x) {
-        const int row = i / kTile, nn = i % kTile, n = n0 + nn;
-        cs[row * kPad + nn] = n < d.N ? v.C(c0 + row, g)[n] : 0.0f;
-        bs[row * kPad + nn] = n < d.N ? v.B(c0 + row, g)[n] : 0.0f;
-      }
+      load_transposed(ct, Crow, q, n0, d.N);
+      load_transposed(t1, Brow, q, n0, d.N);
       __syncthreads();
-#pragma unroll
-      for (int r = 0; r < kMOut; ++r) {
-        const int o = threadIdx.x + r * kThreads;
-        if (o < q * q) {
-          const int i = o / q, j = o % q;
-          if (j <= i) {
-            float s = 0.0f;
-#pragma unroll 8
-            for (int nn = 0; nn < kTile; ++nn) s += cs[i * kPad + nn] * bs[j * kPad + nn];
-            acc[r] += s;
-          }
-        }
-      }
+      outer_accumulate(ct, kLdQ, t1, kLdQ, min(kKT, d.N - n0), cb);
     }
 #pragma unroll
-    for (int r = 0; r < kMOut; ++r) {
-      const int o = threadIdx.x + r * kThreads;
-      if (o < q * q) {
-        const int i = o / q, j = o % q;
-        M[i * (q + 1) + j] = j <= i ? acc[r] * expf(cum[i] - cum[j]) * dts[j] : 0.0f;
+    for (int a = 0; a < 8; ++a)
+#pragma unroll
+      for (int b = 0; b < 8; ++b) {
+        const int i = tile_row(a), j = tile_col(b);
+        Mt[j * kLdQ + i] = j <= i && i < q ? cb[a][b] * expf(cum[i] - cum[j]) * dts[j] : 0.0f;
       }
-    }
   }
-
-  const int QP = q * d.P;
-  float acc[kYOut];
-#pragma unroll
-  for (int r = 0; r < kYOut; ++r) acc[r] = 0.0f;
-  // Y_off: the state entering the chunk read through C_i, decayed to i.
-  {
-    const float* S = states + (static_cast<int64_t>(c) * d.heads + h) * d.P * d.N;
-    float* cs = t0;              // [q][kPad]
-    float* ss = t0 + q * kPad;   // [P][kPad]
-    for (int n0 = 0; n0 < d.N; n0 += kTile) {
-      __syncthreads();
-      for (int i = threadIdx.x; i < q * kTile; i += blockDim.x) {
-        const int row = i / kTile, nn = i % kTile, n = n0 + nn;
-        cs[row * kPad + nn] = n < d.N ? v.C(c0 + row, g)[n] : 0.0f;
-      }
-      for (int i = threadIdx.x; i < d.P * kTile; i += blockDim.x) {
-        const int p = i / kTile, nn = i % kTile, n = n0 + nn;
-        ss[p * kPad + nn] = n < d.N ? S[p * d.N + n] : 0.0f;
-      }
-      __syncthreads();
-#pragma unroll
-      for (int r = 0; r < kYOut; ++r) {
-        const int o = threadIdx.x + r * kThreads;
-        if (o < QP) {
-          const int i = o / d.P, p = o % d.P;
-          float s = 0.0f;
-#pragma unroll 8
-          for (int nn = 0; nn < kTile; ++nn) s += cs[i * kPad + nn] * ss[p * kPad + nn];
-          acc[r] += s;
-        }
-      }
+  float acc[8][4] = {};  // rows i, columns p
+  const float* S = states + (static_cast<int64_t>(c) * d.heads + h) * d.P * d.N;
+  for (int n0 = 0; n0 < d.N; n0 += kKT) {
+    __syncthreads();
+    load_transposed(ct, Crow, q, n0, d.N);
+    for (int i = threadIdx.x; i < kMaxP * kKT; i += kThreads) {
+      const int p = i / kKT, nn = i % kKT, n = n0 + nn;
+      t1[nn * kLdP + p] = p < d.P && n < d.N ? S[p * d.N + n] : 0.0f;
     }
-#pragma unroll
-    for (int r = 0; r < kYOut; ++r) {
-      const int o = threadIdx.x + r * kThreads;
-      if (o < QP) acc[r] *= expf(cum[o / d.P]);
-    }
-  }
-  // Y_diag: sum_j M[i][j] x_j.
-  {
-    float* xs = t0;  // [kTile][P]
-    for (int j0 = 0; j0 < q; j0 += kTile) {
-      __syncthreads();
-      for (int i = threadIdx.x; i < kTile * d.P; i += blockDim.x) {
-        const int jj = i / d.P, p = i % d.P, j = j0 + jj;
-        xs[i] = j < q ? v.x(c0 + j, h)[p] : 0.0f;
-      }
-      __syncthreads();
-      const int jn = min(kTile, q - j0);
-#pragma unroll
-      for (int r = 0; r < kYOut; ++r) {
-        const int o = threadIdx.x + r * kThreads;
-        if (o < QP) {
-          const int i = o / d.P, p = o % d.P;
-          const float* Mi = M + i * (q + 1) + j0;
-          float s = 0.0f;
-          for (int jj = 0; jj < jn; ++jj) s += Mi[jj] * xs[jj * d.P + p];
-          acc[r] += s;
-        }
-      }
-    }
+    __syncthreads();
+    outer_accumulate(ct, kLdQ, t1, kLdP, min(kKT, d.N - n0), acc);
   }
 #pragma unroll
-  for (int r = 0; r < kYOut; ++r) {
-    const int o = threadIdx.x + r * kThreads;
-    if (o < QP) {
-      const int i = o / d.P, p = o % d.P;
-      y[(c0 + i) * d.d_inner + h * d.P + p] = acc[r] + Dv[h] * v.x(c0 + i, h)[p];
-    }
+  for (int a = 0; a < 8; ++a) {
+    const float decay = expf(cum[tile_row(a)]);  // cum is 0 past q: finite
+#pragma unroll
+    for (int b = 0; b < 4; ++b) acc[a][b] *= decay;
   }
-}
-
-size_t output_smem_bytes(int Q, const MambaDims& d) {
-  const size_t tiles = std::max<size_t>({size_t(2) * Q * kPad, size_t(Q + d.P) * kPad, size_t(kTile) * d.P});
-  return (size_t(Q) * (Q + 1) + tiles) * sizeof(float);
+  for (int j0 = 0; j0 < q; j0 += kKT) {
+    __syncthreads();
+    for (int i = threadIdx.x; i < kKT * kMaxP; i += kThreads) {
+      const int jj = i / kMaxP, p = i % kMaxP, j = j0 + jj;
+      t1[jj * kLdP + p] = j < q && p < d.P ? v.x(c0 + j, h)[p] : 0.0f;
+    }
+    __syncthreads();
+    outer_accumulate(Mt + j0 * kLdQ, kLdQ, t1, kLdP, min(kKT, q - j0), acc);
+  }
+#pragma unroll
+  for (int a = 0; a < 8; ++a)
+#pragma unroll
+    for (int b = 0; b < 4; ++b) {
+      const int i = tile_row(a), p = tile_col(b);
+      if (i < q && p < d.P) y[(c0 + i) * d.d_inner + h * d.P + p] = acc[a][b] + Dv[h] * v.x(c0 + i, h)[p];
+    }
 }
 
 }  // namespace
 
 const char* ssd_unsupported(int64_t Q, const MambaDims& d) {
   if (Q < 1 || Q > kMaxQ) return "chunk_size must be 1..128";
-  if (d.P * d.N > kThreads * kStateOut) return "mamba_head_dim * ssm_state_size must be at most 8192";
-  if (Q * d.P > kThreads * kYOut) return "chunk_size * mamba_head_dim must be at most 8192";
-  if (d.P > 256 || d.P + d.N > 384) return "mamba_head_dim + ssm_state_size must be at most 384";
+  if (d.P < 1 || d.P > kMaxP) return "mamba_head_dim must be 1..64";
+  if (d.N < 1 || d.N > kMaxN) return "ssm_state_size must be 1..128";
   return "";
 }
 
@@ -331,7 +320,8 @@ void ssd_chunked(const float* conv, const float* dt, const float* A, const float
                  const MambaDims& d, float* ssm, float* y, float* workspace, cudaStream_t stream) {
   if (T == 0) return;
   static const bool configured = [] {
-    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(chunk_output_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 160 * 1024));
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(chunk_output_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                           kOutputSmemFloats * sizeof(float)));
     return true;
   }();
   (void)configured;
@@ -339,13 +329,13 @@ void ssd_chunked(const float* conv, const float* dt, const float* A, const float
   float* states = workspace;
   float* totals = workspace + int64_t(chunks) * d.heads * d.P * d.N;
   const Views v{conv, d};
-  chunk_states_kernel<<<dim3(chunks, d.heads), kThreads, kTile * (d.P + d.N) * sizeof(float), stream>>>(
+  chunk_states_kernel<<<dim3(chunks, d.heads), kThreads, 0, stream>>>(
       v, dt, A, T, static_cast<int>(Q), states, totals);
   NAGENT_LAUNCH_CHECK();
   state_passing_kernel<<<dim3(d.heads, blocks_for(d.P * d.N, kThreads)), kThreads, 0, stream>>>(d, chunks, states,
                                                                                                 totals, ssm);
   NAGENT_LAUNCH_CHECK();
-  chunk_output_kernel<<<dim3(chunks, d.heads), kThreads, output_smem_bytes(static_cast<int>(Q), d), stream>>>(
+  chunk_output_kernel<<<dim3(chunks, d.heads), kThreads, kOutputSmemFloats * sizeof(float), stream>>>(
       v, dt, A, D, T, static_cast<int>(Q), states, y);
   NAGENT_LAUNCH_CHECK();
 }

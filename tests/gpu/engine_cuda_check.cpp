@@ -852,6 +852,8 @@ int main(int argc, char** argv) {
     check_mamba(st, 40, 16, {64, 128, 8, 8, 16, 2, 4, 200});            // fixture shape
     check_mamba(st, 1, 16, {64, 128, 8, 8, 16, 2, 4, 200});             // fixture shape, decode step
     check_mamba(st, 1, 16, {48, 72, 6, 8, 6, 2, 4, 126});               // N % 4 != 0: older step kernel
+    check_mamba(st, 50, 16, {48, 72, 6, 8, 6, 2, 4, 126});              // N % 4 != 0, chunked
+    check_mamba(st, 200, 128, {640, 768, 20, 32, 32, 2, 4, 1428});      // the default model's shape
     // Decode: groups of <= 16 heads with head_dim % 16 == 0 take the tensor-core kernel, others
     // the SIMT one; key counts from one partial tile to the 512-split cap.
     check_attention(st, 1, 1000, 32, 2, 128);
