@@ -6,6 +6,8 @@
 // (attention_decode: attention_decode.cu.)
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <string>
 
 #include "engine/cuda/attention_kv.cuh"
 #include "engine/cuda/cuda_check.h"
@@ -121,17 +123,164 @@ __global__ void prefill_kernel(const float* q, int64_t T, int64_t pos, int Hq, i
 }
 
 
+// Tensor-core prefill (head_dim HD a multiple of 16): block (tile of kMmaQueries queries, head
+// h), kPrefillWarps warps of 16 query rows each; keys in tiles of kPrefillKeys by cp.async,
+// double-buffered, up to the last key the block's last query sees. Per warp and key tile: S =
+// Q K^T (rows g, g + 8 of the warp; 8 n8 tiles of keys), the causal mask on the tiles that
+// cross the diagonal, online softmax, then O += P V with P's accumulators reused as the A
+// fragments (mma.cuh). Every operand fragment comes from shared memory by ldmatrix (V
+// transposed on the way). Queries and softmax weights as bf16 hi + lo pairs, as in the decode
+// kernel.
+constexpr int kPrefillWarps = 4;
+constexpr int kMmaQueries = 16 * kPrefillWarps;
+constexpr int kPrefillKeys = 64;
+
+template <int HD>
+__global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel(const float* q, int64_t T, int64_t pos,
+                                                                          int Hq, int Hkv, KvView kv, float scale,
+                                                                          float* out) {
+  constexpr int kLd = HD + 8, kSteps = HD / 16, kN8 = HD / 8;
+  const int h = blockIdx.y, kvh = h / (Hq / Hkv);
+  const int64_t t0 = int64_t(blockIdx.x) * kMmaQueries;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tig = lane & 3;
+  extern __shared__ __align__(16) unsigned char smem_raw[];
+  bf16* q_hi = reinterpret_cast<bf16*>(smem_raw);  // [kMmaQueries][kLd]
+  bf16* q_lo = q_hi + kMmaQueries * kLd;
+  bf16* kv_buf = q_lo + kMmaQueries * kLd;  // [2 buffers][K, V][kPrefillKeys][kLd]
+  auto k_tile = [&](int b) { return kv_buf + (2 * b) * kPrefillKeys * kLd; };
+  auto v_tile = [&](int b) { return kv_buf + (2 * b + 1) * kPrefillKeys * kLd; };
+
+  const int64_t end = pos + min64(T, t0 + kMmaQueries);  // keys of the block's last query: [0, end)
+  const int tiles = static_cast<int>((end + kPrefillKeys - 1) / kPrefillKeys);
+  issue_kv_tile<HD, kPrefillKeys, kPrefillWarps * 32>(kv, 0, end, kvh, k_tile(0), v_tile(0));
+  cp_async_commit();
+  for (int i = threadIdx.x; i < kMmaQueries * (HD / 2); i += kPrefillWarps * 32) {
+    const int r = i / (HD / 2), e = 2 * (i % (HD / 2));
+    const int64_t t = t0 + r;
+    float2 x = make_float2(0.0f, 0.0f);
+    if (t < T) x = *reinterpret_cast<const float2*>(q + (t * Hq + h) * HD + e);
+    uint32_t hi, lo;
+    split_pair(x.x * scale, x.y * scale, hi, lo);
+    *reinterpret_cast<uint32_t*>(q_hi + r * kLd + e) = hi;
+    *reinterpret_cast<uint32_t*>(q_lo + r * kLd + e) = lo;
+  }
+  // The last key rows g and g + 8 of this warp see (rows past T: key 0 only, never written).
+  const int rg = warp * 16 + g;
+  const int64_t limit_g = pos + (t0 + rg < T ? t0 + rg : 0);
+  const int64_t limit_g8 = pos + (t0 + rg + 8 < T ? t0 + rg + 8 : 0);
+  const int64_t lane_limit = min64(limit_g, limit_g8);
+  const int64_t warp_limit = pos + min64(T - 1, t0 + warp * 16 + 15);
+  // This lane's ldmatrix row addresses: matrix mi = lane / 8, row lane % 8 of it.
+  const int mi = lane >> 3, mr = lane & 7;
+  const int q_off = (warp * 16 + (mi & 1) * 8 + mr) * kLd + (mi >> 1) * 8;  // A: rows +8 in m1/m3, cols +8 in m2/m3
+  const int k_off = ((mi >> 1) * 8 + mr) * kLd + (mi & 1) * 8;               // B of S: keys +8 in m2/m3, dims +8 in m1/m3
+  const int v_off = ((mi & 1) * 8 + mr) * kLd + (mi >> 1) * 8;               // B of PV: keys +8 in m1/m3, dims +8 in m2/m3
+
+  float o[kN8][4];
+#pragma unroll
+  for (int n = 0; n < kN8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  OnlineSoftmax sm;  // rows g and g + 8
+
+  for (int t = 0; t < tiles; ++t) {
+    const int b = t & 1;
+    if (t + 1 < tiles) {
+      issue_kv_tile<HD, kPrefillKeys, kPrefillWarps * 32>(kv, int64_t(t + 1) * kPrefillKeys, end, kvh, k_tile(b ^ 1),
+                                                        v_tile(b ^ 1));
+      cp_async_commit();
+      cp_async_wait<1>();
+    } else {
+      cp_async_wait<0>();
+    }
+    __syncthreads();
+    const int64_t j0 = int64_t(t) * kPrefillKeys;
+    if (j0 <= warp_limit) {  // else every key of the tile is in this warp's future
+      const bf16* ks = k_tile(b);
+      const bf16* vs = v_tile(b);
+      float s[kPrefillKeys / 8][4];
+#pragma unroll
+      for (int nt = 0; nt < kPrefillKeys / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+#pragma unroll
+      for (int kk = 0; kk < kSteps; ++kk) {
+        uint32_t ah[4], al[4];
+        ldmatrix_x4(ah, q_hi + q_off + kk * 16);
+        ldmatrix_x4(al, q_lo + q_off + kk * 16);
+#pragma unroll
+        for (int nt = 0; nt < kPrefillKeys / 8; nt += 2) {
+          uint32_t kb[4];  // b0 b1 of key tile nt, then of nt + 1
+          ldmatrix_x4(kb, ks + nt * 8 * kLd + k_off + kk * 16);
+          mma_16816(s[nt], ah, kb[0], kb[1]);
+          mma_16816(s[nt + 1], ah, kb[2], kb[3]);
+          mma_16816(s[nt], al, kb[0], kb[1]);
+          mma_16816(s[nt + 1], al, kb[2], kb[3]);
+        }
+      }
+      if (j0 + kPrefillKeys - 1 > lane_limit) {  // the tile crosses this lane's diagonal
+#pragma unroll
+        for (int nt = 0; nt < kPrefillKeys / 8; ++nt)
+#pragma unroll
+          for (int c = 0; c < 2; ++c) {
+            const int64_t j = j0 + nt * 8 + 2 * tig + c;
+            if (j > limit_g) s[nt][c] = -INFINITY;
+            if (j > limit_g8) s[nt][2 + c] = -INFINITY;
+          }
+      }
+      const float2 alpha = sm.update(s);
+#pragma unroll
+      for (int n = 0; n < kN8; ++n) scale_rows(o[n], alpha);
+      // O += P V over the tile, 16 keys (one k16 step) at a time.
+#pragma unroll
+      for (int c = 0; c < kPrefillKeys / 16; ++c) {
+        uint32_t ph[4], pl[4];
+        split_pair(s[2 * c][0], s[2 * c][1], ph[0], pl[0]);
+        split_pair(s[2 * c][2], s[2 * c][3], ph[1], pl[1]);
+        split_pair(s[2 * c + 1][0], s[2 * c + 1][1], ph[2], pl[2]);
+        split_pair(s[2 * c + 1][2], s[2 * c + 1][3], ph[3], pl[3]);
+#pragma unroll
+        for (int n = 0; n < kN8; n += 2) {
+          uint32_t vb[4];  // b0 b1 of output tile n, then of n + 1
+          ldmatrix_x4_trans(vb, vs + 16 * c * kLd + v_off + n * 8);
+          mma_16816(o[n], ph, vb[0], vb[1]);
+          mma_16816(o[n + 1], ph, vb[2], vb[3]);
+          mma_16816(o[n], pl, vb[0], vb[1]);
+          mma_16816(o[n + 1], pl, vb[2], vb[3]);
+        }
+      }
+    }
+    __syncthreads();  // buffer b is read by every warp before tile t + 2 overwrites it
+  }
+  const float inv_g = 1.0f / sm.l_g, inv_g8 = 1.0f / sm.l_g8;
+  const int64_t tg = t0 + rg, tg8 = tg + 8;
+#pragma unroll
+  for (int n = 0; n < kN8; ++n) {
+    const int e = 8 * n + 2 * tig;
+    if (tg < T) *reinterpret_cast<float2*>(out + (tg * Hq + h) * HD + e) = make_float2(o[n][0] * inv_g, o[n][1] * inv_g);
+    if (tg8 < T)
+      *reinterpret_cast<float2*>(out + (tg8 * Hq + h) * HD + e) = make_float2(o[n][2] * inv_g8, o[n][3] * inv_g8);
+  }
+}
+
+template <int HD>
+void launch_mma_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, const KvView& kv, float scale,
+                        float* out, cudaStream_t stream) {
+  const size_t smem = size_t(2 * kMmaQueries + 4 * kPrefillKeys) * (HD + 8) * sizeof(bf16);
+  static const bool configured = [smem] {
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&mma_prefill_kernel<HD>),
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    return true;
+  }();
+  (void)configured;
+  mma_prefill_kernel<HD><<<dim3(blocks_for(T, kMmaQueries), Hq), kPrefillWarps * 32, smem, stream>>>(
+      q, T, pos, Hq, Hkv, kv, scale, out);
+}
+
 // Tensor-core prefill (head_dim a multiple of 16): block (tile of kMmaQueries queries, head h),
 // kPrefillWarps warps of 16 query rows each; keys in tiles of kPrefillKeys by cp.async, double-
 // buffered, up to the last key the block's last query sees. Per warp and key tile: S = Q K^T
 // (rows g, g + 8 of the warp; 8 n8 tiles of keys), causal mask, online softmax, then O += P V
 // with P's accumulators reused as the A fragments (mma.cuh). Queries and softmax weights as bf16
 // hi + lo pairs, as in the decode kernel.
-constexpr int kPrefillWarps = 4;
-constexpr int kMmaQueries = 16 * kPrefillWarps;
-constexpr int kPrefillKeys = 64;
 
-__device__ __forceinline__ void issue_prefill_tile(const KvView& kv, int64_t j0, int64_t end, int kvh, int hd,
+__device__ __forceinline__ void issue_prefill_tile_old(const KvView& kv, int64_t j0, int64_t end, int kvh, int hd,
                                                    bf16* ks, bf16* vs) {
   const int vecs = hd / 8, per_kind = kPrefillKeys * vecs, ld = hd + 8;
   for (int it = threadIdx.x; it < 2 * per_kind; it += blockDim.x) {
@@ -143,7 +292,7 @@ __device__ __forceinline__ void issue_prefill_tile(const KvView& kv, int64_t j0,
   }
 }
 
-__global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel(const float* q, int64_t T, int64_t pos,
+__global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel_old(const float* q, int64_t T, int64_t pos,
                                                                           int Hq, int Hkv, int hd, KvView kv,
                                                                           float scale, float* out) {
   const int h = blockIdx.y, kvh = h / (Hq / Hkv), ld = hd + 8;
@@ -158,7 +307,7 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel(const f
 
   const int64_t end = pos + min64(T, t0 + kMmaQueries);  // keys of the block's last query: [0, end)
   const int tiles = static_cast<int>((end + kPrefillKeys - 1) / kPrefillKeys);
-  issue_prefill_tile(kv, 0, end, kvh, hd, k_tile(0), v_tile(0));
+  issue_prefill_tile_old(kv, 0, end, kvh, hd, k_tile(0), v_tile(0));
   cp_async_commit();
   for (int i = threadIdx.x; i < kMmaQueries * hd; i += blockDim.x) {
     const int r = i / hd, e = i % hd;
@@ -184,7 +333,7 @@ __global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel(const f
   for (int t = 0; t < tiles; ++t) {
     const int b = t & 1;
     if (t + 1 < tiles) {
-      issue_prefill_tile(kv, int64_t(t + 1) * kPrefillKeys, end, kvh, hd, k_tile(b ^ 1), v_tile(b ^ 1));
+      issue_prefill_tile_old(kv, int64_t(t + 1) * kPrefillKeys, end, kvh, hd, k_tile(b ^ 1), v_tile(b ^ 1));
       cp_async_commit();
       cp_async_wait<1>();
     } else {
@@ -279,15 +428,30 @@ void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, 
   if (T == 0) return;
   static const bool configured = [] {  // SIMT: 54 KB at hd 128; tensor cores: 104 KB
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024));
-    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(mma_prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 112 * 1024));
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(mma_prefill_kernel_old, cudaFuncAttributeMaxDynamicSharedMemorySize, 112 * 1024));
     return true;
   }();
   (void)configured;
   const float scale = 1.0f / std::sqrt(float(hd));
-  if (hd % 16 == 0) {
+  static const bool old = [] {  // temporary A/B switch
+    const char* e = std::getenv("NAGENT_CUDA_PREFILL_ATT");
+    return e && std::string(e) == "old";
+  }();
+  if (hd % 16 == 0 && old) {
     const size_t smem = size_t(2 * kMmaQueries + 4 * kPrefillKeys) * (hd + 8) * sizeof(bf16);
-    mma_prefill_kernel<<<dim3(blocks_for(T, kMmaQueries), Hq), kPrefillWarps * 32, smem, stream>>>(
+    mma_prefill_kernel_old<<<dim3(blocks_for(T, kMmaQueries), Hq), kPrefillWarps * 32, smem, stream>>>(
         q, T, pos, Hq, Hkv, hd, kv, scale, out);
+  } else if (hd % 16 == 0 && hd <= kMaxHeadDim) {
+    switch (hd) {
+      case 16: launch_mma_prefill<16>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
+      case 32: launch_mma_prefill<32>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
+      case 48: launch_mma_prefill<48>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
+      case 64: launch_mma_prefill<64>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
+      case 80: launch_mma_prefill<80>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
+      case 96: launch_mma_prefill<96>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
+      case 112: launch_mma_prefill<112>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
+      default: launch_mma_prefill<128>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
+    }
   } else {
     const size_t smem = (3 * kTile * (hd + 1) + kTile * (kTile + 1)) * sizeof(float);
     prefill_kernel<<<dim3(blocks_for(T, kTile), Hq), 128, smem, stream>>>(q, T, pos, Hq, Hkv, hd, kv, scale, out);

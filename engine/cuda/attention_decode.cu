@@ -212,99 +212,89 @@ __global__ void __launch_bounds__(kDecodeThreads, 3) decode_kernel(const float* 
 
 // --- tensor-core decode ---
 
-// Keys [j0, j0 + kMmaTile) of kv head kvh into ks / vs ([kMmaTile][hd + 8] bf16), zeros from
-// `end` on, by cp.async (the caller commits).
-__device__ __forceinline__ void issue_mma_tile(const KvView& kv, int64_t j0, int64_t end, int kvh, int hd, bf16* ks,
-                                               bf16* vs) {
-  const int vecs = hd / 8, per_kind = kMmaTile * vecs, ld = hd + 8;
-  for (int it = threadIdx.x; it < 2 * per_kind; it += blockDim.x) {
-    const int which = it / per_kind, rem = it % per_kind, jj = rem / vecs, vec = rem % vecs;
-    const int64_t j = j0 + jj;
-    const bool valid = j < end;
-    const bf16* src = valid ? kv_row(kv, j, which) + kvh * hd + vec * 8 : kv.pool;
-    cp_async16((which ? vs : ks) + jj * ld + vec * 8, src, valid);
-  }
-}
-
 // Block (kvh, split, row), kMmaWarps warps. Rows of the products: the group's query heads (up
 // to 16; rows past the group are zero and never written). Warp w takes keys 16 w .. 16 w + 15
 // of every tile with its own online softmax (m, l and O[16][hd] in registers: the mma
 // accumulator layout, rows g = lane / 4 and g + 8, columns 2 (lane % 4) + {0, 1} of each n8
 // tile), and the warps' results are merged at the end into the split's partial:
 // [rows][Hq][gridDim.y][hd + 4] as decode_kernel writes it.
+template <int HD>
 __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float* q, DecodeSeqs seqs, int Hq,
-                                                                     int Hkv, int hd, KvView kv, float scale,
+                                                                     int Hkv, KvView kv, float scale,
                                                                      float* partial) {
+  constexpr int kLd = HD + 8, kSteps = HD / 16, kN8 = HD / 8;
   DecodeBlock blk;
-  if (!decode_block(seqs, kMmaTile, Hq, hd, kv, q, partial, blk)) return;
+  if (!decode_block(seqs, kMmaTile, Hq, HD, kv, q, partial, blk)) return;
   const int kvh = blk.kvh, split = blk.split, splits = blk.splits;
   const int64_t begin = blk.begin, end = blk.end;
-  const int rep = Hq / Hkv, ld = hd + 8;
+  const int rep = Hq / Hkv;
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tig = lane & 3;
   extern __shared__ __align__(16) unsigned char smem_raw[];
-  bf16* q_hi = reinterpret_cast<bf16*>(smem_raw);  // [16][ld]
-  bf16* q_lo = q_hi + kMmaRows * ld;
-  bf16* kv_buf = q_lo + kMmaRows * ld;             // [2 buffers][K, V][kMmaTile][ld]
-  auto k_tile = [&](int b) { return kv_buf + (2 * b) * kMmaTile * ld; };
-  auto v_tile = [&](int b) { return kv_buf + (2 * b + 1) * kMmaTile * ld; };
+  bf16* q_hi = reinterpret_cast<bf16*>(smem_raw);  // [16][kLd]
+  bf16* q_lo = q_hi + kMmaRows * kLd;
+  bf16* kv_buf = q_lo + kMmaRows * kLd;  // [2 buffers][K, V][kMmaTile][kLd]
+  auto k_tile = [&](int b) { return kv_buf + (2 * b) * kMmaTile * kLd; };
+  auto v_tile = [&](int b) { return kv_buf + (2 * b + 1) * kMmaTile * kLd; };
   __shared__ float warp_m[kMmaWarps][kMmaRows], warp_l[kMmaWarps][kMmaRows];
 
   const int tiles = static_cast<int>((end - begin + kMmaTile - 1) / kMmaTile);
-  issue_mma_tile(kv, begin, end, kvh, hd, k_tile(0), v_tile(0));
+  issue_kv_tile<HD, kMmaTile, kMmaWarps * 32>(kv, begin, end, kvh, k_tile(0), v_tile(0));
   cp_async_commit();
-  for (int i = threadIdx.x; i < kMmaRows * hd; i += blockDim.x) {
-    const int r = i / hd, e = i % hd;
-    const float x = r < rep ? q[(kvh * rep + r) * hd + e] * scale : 0.0f;
-    const bf16 h = __float2bfloat16(x);
-    q_hi[r * ld + e] = h;
-    q_lo[r * ld + e] = __float2bfloat16(x - __bfloat162float(h));
+  for (int i = threadIdx.x; i < kMmaRows * (HD / 2); i += blockDim.x) {
+    const int r = i / (HD / 2), e = 2 * (i % (HD / 2));
+    float2 x = make_float2(0.0f, 0.0f);
+    if (r < rep) x = *reinterpret_cast<const float2*>(q + (kvh * rep + r) * HD + e);
+    uint32_t hi, lo;
+    split_pair(x.x * scale, x.y * scale, hi, lo);
+    *reinterpret_cast<uint32_t*>(q_hi + r * kLd + e) = hi;
+    *reinterpret_cast<uint32_t*>(q_lo + r * kLd + e) = lo;
   }
+  // This lane's ldmatrix row addresses (mma.cuh): matrix mi = lane / 8, row lane % 8 of it.
+  const int mi = lane >> 3, mr = lane & 7;
+  const int a_off = ((mi & 1) * 8 + mr) * kLd + (mi >> 1) * 8;  // Q (A): rows +8 in m1/m3, cols +8 in m2/m3
+  const int k_off = ((mi >> 1) * 8 + mr) * kLd + (mi & 1) * 8;  // K (B of S): keys +8 in m2/m3, dims +8 in m1/m3
+  const int v_off = a_off;                                      // V (B of PV): keys +8 in m1/m3, dims +8 in m2/m3
 
-  constexpr int kMaxN8 = kMaxHeadDim / 8;
-  float o[kMaxN8][4];
+  float o[kN8][4];
 #pragma unroll
-  for (int n = 0; n < kMaxN8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  for (int n = 0; n < kN8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
   OnlineSoftmax sm;  // rows g and g + 8
-  const int ksteps = hd / 16, n8s = hd / 8;
 
   for (int t = 0; t < tiles; ++t) {
     const int b = t & 1;
     if (t + 1 < tiles) {
-      issue_mma_tile(kv, begin + int64_t(t + 1) * kMmaTile, end, kvh, hd, k_tile(b ^ 1), v_tile(b ^ 1));
+      issue_kv_tile<HD, kMmaTile, kMmaWarps * 32>(kv, begin + int64_t(t + 1) * kMmaTile, end, kvh, k_tile(b ^ 1),
+                                                  v_tile(b ^ 1));
       cp_async_commit();
       cp_async_wait<1>();
     } else {
       cp_async_wait<0>();
     }
     __syncthreads();  // tile t (and the queries) visible to every warp
-    const bf16* ks = k_tile(b) + (warp * 16) * ld;
-    const bf16* vs = v_tile(b) + (warp * 16) * ld;
+    const bf16* ks = k_tile(b) + (warp * 16) * kLd;
+    const bf16* vs = v_tile(b) + (warp * 16) * kLd;
     // S = Q K^T for this warp's 16 keys: two n8 tiles (keys 0-7, 8-15).
     float s[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
-#pragma unroll 4
-    for (int kk = 0; kk < ksteps; ++kk) {
-      const int c = kk * 16 + 2 * tig;
-      const uint32_t ah[4] = {ld_pair(q_hi + g * ld + c), ld_pair(q_hi + (g + 8) * ld + c),
-                              ld_pair(q_hi + g * ld + c + 8), ld_pair(q_hi + (g + 8) * ld + c + 8)};
-      const uint32_t al[4] = {ld_pair(q_lo + g * ld + c), ld_pair(q_lo + (g + 8) * ld + c),
-                              ld_pair(q_lo + g * ld + c + 8), ld_pair(q_lo + (g + 8) * ld + c + 8)};
 #pragma unroll
-      for (int nt = 0; nt < 2; ++nt) {
-        const bf16* kr = ks + (nt * 8 + g) * ld + c;
-        const uint32_t b0 = ld_pair(kr), b1 = ld_pair(kr + 8);
-        mma_16816(s[nt], ah, b0, b1);
-        mma_16816(s[nt], al, b0, b1);
-      }
+    for (int kk = 0; kk < kSteps; ++kk) {
+      uint32_t ah[4], al[4], kb[4];
+      ldmatrix_x4(ah, q_hi + a_off + kk * 16);
+      ldmatrix_x4(al, q_lo + a_off + kk * 16);
+      ldmatrix_x4(kb, ks + k_off + kk * 16);
+      mma_16816(s[0], ah, kb[0], kb[1]);
+      mma_16816(s[1], ah, kb[2], kb[3]);
+      mma_16816(s[0], al, kb[0], kb[1]);
+      mma_16816(s[1], al, kb[2], kb[3]);
     }
     // Online softmax over the 16 keys; a row's 16 scores sit in the 4 lanes of its quad.
     const int64_t j0 = begin + int64_t(t) * kMmaTile + warp * 16;
+    if (j0 + 16 > end) {
 #pragma unroll
-    for (int nt = 0; nt < 2; ++nt)
+      for (int nt = 0; nt < 2; ++nt)
 #pragma unroll
-      for (int c = 0; c < 2; ++c) {
-        const bool valid = j0 + nt * 8 + 2 * tig + c < end;
-        if (!valid) s[nt][c] = s[nt][2 + c] = -INFINITY;
-      }
+        for (int c = 0; c < 2; ++c)
+          if (j0 + nt * 8 + 2 * tig + c >= end) s[nt][c] = s[nt][2 + c] = -INFINITY;
+    }
     // A warp whose keys all lie past `end` keeps m = -inf: nothing to scale, all weights 0.
     const float2 alpha = sm.update(s);
     // P as the A operand (16 rows x 16 keys): the score accumulators are already in its layout.
@@ -313,22 +303,23 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float*
     split_pair(s[0][2], s[0][3], ph[1], pl[1]);
     split_pair(s[1][0], s[1][1], ph[2], pl[2]);
     split_pair(s[1][2], s[1][3], ph[3], pl[3]);
-    // O = alpha O + P V, n8 tile n: columns 8 n .. 8 n + 7; B = V[keys 2 tig, +1 (+8)][8 n + g].
+    // O = alpha O + P V, two n8 tiles (columns 8 n .. 8 n + 15) per ldmatrix.
 #pragma unroll
-    for (int n = 0; n < kMaxN8; ++n) {
-      if (n >= n8s) break;
+    for (int n = 0; n < kN8; n += 2) {
+      uint32_t vb[4];
+      ldmatrix_x4_trans(vb, vs + v_off + n * 8);
       scale_rows(o[n], alpha);
-      const bf16* vc = vs + 8 * n + g;
-      const uint32_t b0 = pack_bf16(vc[(2 * tig) * ld], vc[(2 * tig + 1) * ld]);
-      const uint32_t b1 = pack_bf16(vc[(2 * tig + 8) * ld], vc[(2 * tig + 9) * ld]);
-      mma_16816(o[n], ph, b0, b1);
-      mma_16816(o[n], pl, b0, b1);
+      scale_rows(o[n + 1], alpha);
+      mma_16816(o[n], ph, vb[0], vb[1]);
+      mma_16816(o[n + 1], ph, vb[2], vb[3]);
+      mma_16816(o[n], pl, vb[0], vb[1]);
+      mma_16816(o[n + 1], pl, vb[2], vb[3]);
     }
     __syncthreads();  // buffer b is read by every warp before tile t + 2 overwrites it
   }
 
   // Merge the warps: each writes m, l and O to shared memory (the K/V buffers are free now).
-  float* warp_o = reinterpret_cast<float*>(kv_buf);  // [kMmaWarps][16][hd]
+  float* warp_o = reinterpret_cast<float*>(kv_buf);  // [kMmaWarps][16][HD]
   if (tig == 0) {
     warp_m[warp][g] = sm.m_g;
     warp_m[warp][g + 8] = sm.m_g8;
@@ -336,17 +327,16 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float*
     warp_l[warp][g + 8] = sm.l_g8;
   }
 #pragma unroll
-  for (int n = 0; n < kMaxN8; ++n) {
-    if (n >= n8s) break;
-    float* base = warp_o + (warp * kMmaRows) * hd + 8 * n + 2 * tig;
-    base[g * hd] = o[n][0];
-    base[g * hd + 1] = o[n][1];
-    base[(g + 8) * hd] = o[n][2];
-    base[(g + 8) * hd + 1] = o[n][3];
+  for (int n = 0; n < kN8; ++n) {
+    float* base = warp_o + (warp * kMmaRows) * HD + 8 * n + 2 * tig;
+    base[g * HD] = o[n][0];
+    base[g * HD + 1] = o[n][1];
+    base[(g + 8) * HD] = o[n][2];
+    base[(g + 8) * HD + 1] = o[n][3];
   }
   __syncthreads();
-  for (int i = threadIdx.x; i < rep * (hd + 1); i += blockDim.x) {
-    const int r = i / (hd + 1), e = i % (hd + 1);  // e == hd: the row's m and l
+  for (int i = threadIdx.x; i < rep * (HD + 1); i += blockDim.x) {
+    const int r = i / (HD + 1), e = i % (HD + 1);  // e == HD: the row's m and l
     float M = -INFINITY;
 #pragma unroll
     for (int w = 0; w < kMmaWarps; ++w) M = fmaxf(M, warp_m[w][r]);
@@ -354,16 +344,29 @@ __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float*
 #pragma unroll
     for (int w = 0; w < kMmaWarps; ++w) {
       const float wt = warp_m[w][r] == -INFINITY ? 0.0f : expf(warp_m[w][r] - M);
-      acc += wt * (e < hd ? warp_o[(w * kMmaRows + r) * hd + e] : warp_l[w][r]);
+      acc += wt * (e < HD ? warp_o[(w * kMmaRows + r) * HD + e] : warp_l[w][r]);
     }
-    float* dst = partial + (int64_t(kvh * rep + r) * splits + split) * (hd + 4);
-    if (e < hd) {
+    float* dst = partial + (int64_t(kvh * rep + r) * splits + split) * (HD + 4);
+    if (e < HD) {
       dst[4 + e] = acc;
     } else {
       dst[0] = M;
       dst[1] = acc;
     }
   }
+}
+
+template <int HD>
+void launch_mma_decode(const dim3& grid, const float* q, const DecodeSeqs& seqs, int Hq, int Hkv, const KvView& kv,
+                       float scale, float* partial, cudaStream_t stream) {
+  const size_t smem = size_t(2 * kMmaRows + 4 * kMmaTile) * (HD + 8) * sizeof(bf16);
+  static const bool configured = [smem] {
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&mma_decode_kernel<HD>),
+                                           cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+    return true;
+  }();
+  (void)configured;
+  mma_decode_kernel<HD><<<grid, kMmaWarps * 32, smem, stream>>>(q, seqs, Hq, Hkv, kv, scale, partial);
 }
 
 // Block (h, row), kDecodeThreads threads: the splits' weights exp(m_s - M) once into shared
@@ -428,9 +431,8 @@ int64_t attention_decode_workspace_floats(int64_t rows, int Hq, int Hkv, int hd)
 void attention_decode(const float* q, int64_t rows, const DecodeSeqs& seqs, int Hq, int Hkv, int hd,
                       const KvView& kv, float* workspace, float* out, cudaStream_t stream) {
   if (rows == 0) return;
-  static const bool configured = [] {  // SIMT: 32 heads, hd 128 need 49 KB; mma: 78 KB at hd 128
+  static const bool configured = [] {  // SIMT: 32 heads, hd 128 need 49 KB
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024));
-    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(mma_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024));
     return true;
   }();
   (void)configured;
@@ -441,8 +443,16 @@ void attention_decode(const float* q, int64_t rows, const DecodeSeqs& seqs, int 
   int tile = kSimtTile;
   if (use_mma(rep, hd)) {
     tile = kMmaTile;
-    const size_t smem = size_t(2 * kMmaRows + 4 * kMmaTile) * (hd + 8) * sizeof(bf16);
-    mma_decode_kernel<<<grid, kMmaWarps * 32, smem, stream>>>(q, seqs, Hq, Hkv, hd, kv, scale, workspace);
+    switch (hd) {
+      case 16: launch_mma_decode<16>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
+      case 32: launch_mma_decode<32>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
+      case 48: launch_mma_decode<48>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
+      case 64: launch_mma_decode<64>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
+      case 80: launch_mma_decode<80>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
+      case 96: launch_mma_decode<96>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
+      case 112: launch_mma_decode<112>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
+      default: launch_mma_decode<128>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
+    }
   } else {
     const size_t smem = (size_t(rep) * hd + 2 * kSimtTile * (hd + 4)) * sizeof(float);
     decode_kernel<<<grid, kDecodeThreads, smem, stream>>>(q, seqs, Hq, Hkv, hd, kv, scale, workspace);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "engine/cuda/common.cuh"
+#include "engine/cuda/mma.cuh"
 
 namespace nagent::engine::cuda {
 
@@ -14,6 +15,27 @@ __device__ __forceinline__ bf16* kv_row(const KvView& kv, int64_t j, int which) 
   const int64_t page = kv.pages[jj / kv.page_size];
   return kv.pool + ((page * kv.slots + kv.slot) * 2 + which) * int64_t(kv.page_size) * kv.kvd +
          int64_t(jj % kv.page_size) * kv.kvd;
+}
+
+// Keys [j0, j0 + kKeys) of kv head kvh into ks / vs ([kKeys][HD + 8] bf16, rows 16-byte
+// aligned and ldmatrix-conflict-free), zeros from `end` on, by cp.async (the caller commits),
+// kThreads threads. The trip count is known at compile time, so the page-table reads of all
+// the thread's rows are in flight together.
+template <int HD, int kKeys, int kThreads>
+__device__ __forceinline__ void issue_kv_tile(const KvView& kv, int64_t j0, int64_t end, int kvh, bf16* ks, bf16* vs) {
+  constexpr int kVecs = HD / 8, kLd = HD + 8, kIters = (kKeys * kVecs + kThreads - 1) / kThreads;
+#pragma unroll
+  for (int it = 0; it < kIters; ++it) {
+    const int i = threadIdx.x + it * kThreads;
+    if ((kKeys * kVecs) % kThreads != 0 && i >= kKeys * kVecs) break;
+    const int jj = i / kVecs, vec = i % kVecs;
+    const int64_t j = j0 + jj;
+    const bool valid = j < end;
+    const bf16* k_src = valid ? kv_row(kv, j, 0) + kvh * HD + vec * 8 : kv.pool;
+    const bf16* v_src = valid ? k_src + int64_t(kv.page_size) * kv.kvd : kv.pool;  // kv_row(kv, j, 1)
+    cp_async16(ks + jj * kLd + vec * 8, k_src, valid);
+    cp_async16(vs + jj * kLd + vec * 8, v_src, valid);
+  }
 }
 
 }  // namespace nagent::engine::cuda

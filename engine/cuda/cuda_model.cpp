@@ -586,11 +586,11 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
     gather_rows_bf16(xin, L, d_perm, S, xs, stream_);
     for (int64_t e = 0; e < E; ++e) {
       const int64_t n = start[e + 1] - start[e];
-      if (n) gemm_->run_bf16(m.expert_up(static_cast<int>(e), I, L), xs + start[e] * L, L, n, hs + start[e] * I, I,
-                             Epilogue::kRelu2);
+      if (n) gemm_->run_bf16(m.expert_up(static_cast<int>(e), I, L), xs + start[e] * L, L, n, hs + start[e] * I, I);
     }
+    // ReLU² of all experts' rows in the pass that rounds them to bf16 for the down projections.
     bf16* hb = ws_->hs_bf16.get<bf16>(S * I);
-    to_bf16(hs, hb, S * I, stream_);
+    relu2_to_bf16(hs, hb, S * I, stream_);
     for (int64_t e = 0; e < E; ++e) {
       const int64_t n = start[e + 1] - start[e];
       if (n) gemm_->run_bf16(m.expert_down(static_cast<int>(e), I, L), hb + start[e] * I, I, n, ys + start[e] * L, L);

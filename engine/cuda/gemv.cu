@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <stdexcept>
 #include <string>
 
 #include "engine/cuda/common.cuh"
@@ -78,6 +79,20 @@ __device__ __forceinline__ float row_share(const bf16* w, const float* x, int K8
 }
 
 std::atomic<int> pdl_mode{-1};  // -1: not read from the environment yet
+// Temporary, for the A/B benchmark of the grouped-expert kernels: 1 = NAGENT_CUDA_GROUP_MV=old
+// (group_mv_kernel), 0 = group_mv_ring_kernel; -1: not read from the environment yet.
+std::atomic<int> group_mv_mode{-1};
+
+bool group_mv_old() {
+  int m = group_mv_mode.load();
+  if (m < 0) {
+    const char* e = std::getenv("NAGENT_CUDA_GROUP_MV");
+    m = e && std::string(e) == "old" ? 1 : 0;
+    int expected = -1;
+    if (!group_mv_mode.compare_exchange_strong(expected, m)) m = expected;
+  }
+  return m == 1;
+}
 
 __device__ __forceinline__ void wait_for_previous_kernel() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
@@ -282,6 +297,289 @@ __global__ void __launch_bounds__(kThreads) group_mv_kernel(GroupArgs a) {
   }
 }
 
+// Grouped experts, the default kernel (group_mv_kernel above: NAGENT_CUDA_GROUP_MV=old, kept for
+// now for an A/B benchmark; temporary). One persistent block of kRingWarps warps per SM. The
+// work is a list of units (expert, pass over up to G of its slots, tile of kRingTile output
+// rows), in the order of g.experts, then pass, then tile; block b takes the b-th of gridDim.x
+// equal runs of it (every unit reads the same weight bytes; an expert with more than G slots
+// reads its rows once per pass, and each pass counts fully in the split). G = kRingSlots unless
+// the activations of that many slots do not fit in shared memory (K over about 3000).
+//
+// Weights: warp w takes rows w*kRingRows.. of each tile of its block's run, in steps of
+// kRingChunks 16-byte chunks per row (one per lane), streamed through the warp's own ring of
+// kRingStages steps in shared memory by cp.async: each lane copies, and later reads, only its
+// own chunks, so the ring needs no barrier, and the copies run kRingStages - 1 steps ahead of
+// the arithmetic, across unit boundaries, with no registers held for them.
+// Activations: the G (or fewer) rows of a pass, whole, in shared memory, copied by the block
+// when its run reaches a new pass (between two block barriers, a few times per run), so that
+// the arithmetic never waits on the L2 for them. Each activation chunk read serves the warp's
+// kRingRows rows; the unit's slot count picks code with all loads of a step before its
+// arithmetic. The sums run in group_mv_kernel's order (the results are the same bits).
+#ifndef RING_W
+#define RING_W 8
+#define RING_R 8
+#define RING_NS 4
+#endif
+constexpr int kRingWarps = RING_W;
+constexpr int kRingThreads = kRingWarps * 32;
+constexpr int kRingRows = RING_R;  // per warp
+constexpr int kRingTile = kRingWarps * kRingRows;
+constexpr int kRingChunks = 32;  // per row and step: one per lane
+constexpr int kRingStages = RING_NS;
+constexpr int kRingSlots = 8;
+constexpr int kRingStep = kRingRows * kRingChunks;                     // uint4 per warp and step
+constexpr int kRingSmem = kRingWarps * kRingStages * kRingStep * 16;  // 128 KiB, then the activations
+
+// A warp's position in its block's run (warp-uniform).
+struct RingCursor {
+  int64_t left;     // units still to do, this one included
+  int i;            // index into g.experts
+  int e, first, m;  // experts[i], its first slot in g.slots, its slot count
+  int g, t, kc;     // pass (slots g*G..), row tile, step (chunks kc*kRingChunks..)
+};
+
+__device__ __forceinline__ void ring_expert(RingCursor& c, const ExpertGroups& g) {
+  c.e = g.experts[c.i];
+  c.first = g.offsets[c.e];
+  c.m = g.offsets[c.e + 1] - c.first;
+}
+
+// The next step: chunks, then tile, then pass, then expert (past any with no slots). Moves to
+// a next unit only while one is left (left > 0), so i stays below n.
+__device__ __forceinline__ void ring_next(RingCursor& c, const ExpertGroups& g, int n, int tiles, int steps,
+                                          int G) {
+  if (++c.kc < steps) return;
+  c.kc = 0;
+  if (--c.left == 0) return;
+  if (++c.t < tiles) return;
+  c.t = 0;
+  if (++c.g * G < c.m) return;
+  c.g = 0;
+  do {
+    ++c.i;
+    ring_expert(c, g);
+  } while (c.m == 0 && c.i + 1 < n);
+}
+
+__device__ __forceinline__ void ring_copy16(void* dst, const void* src) {
+  const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(s), "l"(src) : "memory");
+}
+__device__ __forceinline__ void ring_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
+// This thread's copies of all but the last kRingStages - 1 committed groups have landed.
+__device__ __forceinline__ void ring_wait() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(kRingStages - 1) : "memory");
+}
+
+// Lane `lane`'s chunk kc*kRingChunks + lane of step c for the warp's kRingRows rows into
+// `stage` [row][chunk]; rows past N: row N-1 again (never written out); past the row's end:
+// nothing.
+__device__ __forceinline__ void ring_issue(const GroupArgs& a, const RingCursor& c, uint4* stage, int warp,
+                                           int lane) {
+  const int i = c.kc * kRingChunks + lane;
+  if (i >= a.K8) return;
+  const int64_t n0 = int64_t(c.t) * kRingTile + warp * kRingRows;
+  const uint4* we = reinterpret_cast<const uint4*>(a.W + int64_t(c.e) * a.stride) + i;
+  if (n0 + kRingRows <= a.N) {
+    const uint4* p = we + n0 * a.K8;
+#pragma unroll
+    for (int r = 0; r < kRingRows; ++r) ring_copy16(stage + r * kRingChunks + lane, p + int64_t(r) * a.K8);
+  } else {
+#pragma unroll
+    for (int r = 0; r < kRingRows; ++r)
+      ring_copy16(stage + r * kRingChunks + lane, we + min64(n0 + r, a.N - 1) * a.K8);
+  }
+}
+
+// Slots J0..J0+MJ-1 of one step: acc[r][j] += w[r] . x_j over this lane's chunk i (w: the
+// lane's chunk of row 0 in the stage; xs: the pass's activations, [slot][half][K8] float4, half
+// 0 the chunk's first four values), the products in dot8's order. All loads come first; each
+// row's weights are unpacked once for all slots (bf16 -> fp32 is exact: the low value shifted
+// up, the high one masked).
+template <int J0, int MJ>
+__device__ __forceinline__ void ring_slots(const uint4* w8, const float4* xs, int K8, int i,
+                                           float (&acc)[kRingRows][kRingSlots]) {
+  uint4 w[kRingRows];
+#pragma unroll
+  for (int r = 0; r < kRingRows; ++r) w[r] = w8[r * kRingChunks];
+  float4 xa[MJ], xb[MJ];
+#pragma unroll
+  for (int j = 0; j < MJ; ++j) {
+    xa[j] = xs[(2 * (J0 + j)) * K8 + i];
+    xb[j] = xs[(2 * (J0 + j) + 1) * K8 + i];
+  }
+#pragma unroll
+  for (int r = 0; r < kRingRows; ++r) {
+    const uint32_t u[4] = {w[r].x, w[r].y, w[r].z, w[r].w};
+    float f[8];
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      f[2 * q] = __uint_as_float(u[q] << 16);
+      f[2 * q + 1] = __uint_as_float(u[q] & 0xffff0000u);
+    }
+#pragma unroll
+    for (int j = 0; j < MJ; ++j) {
+      float v = acc[r][J0 + j];
+      v = fmaf(f[0], xa[j].x, v);
+      v = fmaf(f[1], xa[j].y, v);
+      v = fmaf(f[2], xa[j].z, v);
+      v = fmaf(f[3], xa[j].w, v);
+      v = fmaf(f[4], xb[j].x, v);
+      v = fmaf(f[5], xb[j].y, v);
+      v = fmaf(f[6], xb[j].z, v);
+      v = fmaf(f[7], xb[j].w, v);
+      acc[r][J0 + j] = v;
+    }
+  }
+}
+
+// G: slots per pass, 1..kRingSlots; dynamic shared memory kRingSmem + G * K8 * 32 bytes.
+__global__ void __launch_bounds__(kRingThreads, 1) group_mv_ring_kernel(GroupArgs a, int G) {
+  extern __shared__ uint4 ring[];  // [warp][stage][row][chunk], then the activations
+  float4* xs = reinterpret_cast<float4*>(ring + kRingWarps * kRingStages * kRingStep);
+  __shared__ int warp_pairs[kRingWarps];
+  __shared__ int start[5];  // the block's first unit: i, g, e, first, m
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int n = *a.g.n_experts;
+  const int tiles = static_cast<int>((a.N + kRingTile - 1) / kRingTile);
+  const int steps = (a.K8 + kRingChunks - 1) / kRingChunks;
+  // (expert, pass) pairs: each thread counts those of a contiguous run of experts, an exclusive
+  // scan over the block places them; units = pairs * tiles.
+  const int per = (n + kRingThreads - 1) / kRingThreads;
+  const int i0 = min(n, int(threadIdx.x) * per), i1 = min(n, i0 + per);
+  int mine = 0;
+  for (int i = i0; i < i1; ++i) {
+    const int e = a.g.experts[i];
+    mine += (a.g.offsets[e + 1] - a.g.offsets[e] + G - 1) / G;
+  }
+  int incl = mine;
+#pragma unroll
+  for (int o = 1; o < 32; o <<= 1) {
+    const int v = __shfl_up_sync(0xffffffffu, incl, o);
+    if (lane >= o) incl += v;
+  }
+  if (lane == 31) warp_pairs[warp] = incl;
+  __syncthreads();
+  int before = incl - mine, pairs = 0;
+#pragma unroll
+  for (int w = 0; w < kRingWarps; ++w) {
+    const int s = warp_pairs[w];
+    before += w < warp ? s : 0;
+    pairs += s;
+  }
+  const int64_t units = int64_t(pairs) * tiles;
+  const int64_t u0 = units * blockIdx.x / gridDim.x, u1 = units * (blockIdx.x + 1) / gridDim.x;
+  if (u0 == u1) return;  // the same for the whole block
+  const int64_t p0 = u0 / tiles;
+  if (p0 >= before && p0 < before + mine) {  // exactly one thread: the one whose run holds pair p0
+    int64_t p = before;
+    for (int i = i0; i < i1; ++i) {
+      const int e = a.g.experts[i];
+      const int first = a.g.offsets[e], m = a.g.offsets[e + 1] - first;
+      const int np = (m + G - 1) / G;
+      if (p0 < p + np) {
+        start[0] = i;
+        start[1] = static_cast<int>(p0 - p);
+        start[2] = e;
+        start[3] = first;
+        start[4] = m;
+        break;
+      }
+      p += np;
+    }
+  }
+  __syncthreads();
+  RingCursor cc;  // the step being computed (the same sequence in every warp of the block)
+  cc.left = u1 - u0;
+  cc.i = start[0];
+  cc.g = start[1];
+  cc.e = start[2];
+  cc.first = start[3];
+  cc.m = start[4];
+  cc.t = static_cast<int>(u0 % tiles);
+  cc.kc = 0;
+  RingCursor pc = cc;  // the next step to copy, kRingStages ahead of cc
+  uint4* own = ring + warp * (kRingStages * kRingStep);
+#pragma unroll
+  for (int s = 0; s < kRingStages; ++s) {
+    if (pc.left > 0) {
+      ring_issue(a, pc, own + s * kRingStep, warp, lane);
+      ring_next(pc, a.g, n, tiles, steps, G);
+    }
+    ring_commit();  // one group per step, empty past the end
+  }
+  float acc[kRingRows][kRingSlots];
+  int my_slot = 0;  // lane j < mj: slot j of the pass
+  int mj = 0, stage = 0;
+  bool staged = false;
+  while (cc.left > 0) {
+    if (cc.kc == 0) {  // a new unit: its slots, zero sums
+      const int j0 = cc.g * G;
+      mj = min(G, cc.m - j0);
+      my_slot = a.g.slots[cc.first + j0 + min(lane, mj - 1)];
+      if (!staged || cc.t == 0) {  // a new pass (the same units, so the same moment, in every warp)
+        staged = true;
+        const int my_row = my_slot / a.x_div;
+        __syncthreads();  // every warp is done with the last pass's activations
+        for (int j = 0; j < mj; ++j) {
+          const float4* src = reinterpret_cast<const float4*>(a.x + int64_t(__shfl_sync(0xffffffffu, my_row, j)) * a.ldx);
+          for (int c = threadIdx.x; c < 2 * a.K8; c += kRingThreads)
+            ring_copy16(xs + (2 * j + (c & 1)) * a.K8 + (c >> 1), src + c);
+        }
+        // All of this thread's copies, the ring's too (the groups committed later keep their
+        // kRingStages - 1 steps of slack); then everyone's activations are in.
+        asm volatile("cp.async.wait_all;" ::: "memory");
+        __syncthreads();
+      }
+#pragma unroll
+      for (int r = 0; r < kRingRows; ++r)
+#pragma unroll
+        for (int j = 0; j < kRingSlots; ++j) acc[r][j] = 0.0f;
+    }
+    ring_wait();  // this step's group (committed kRingStages groups ago) has landed
+    const int i = cc.kc * kRingChunks + lane;
+    if (i < a.K8) {
+      const uint4* w8 = own + stage * kRingStep + lane;
+      switch (mj) {  // exact slot counts: no per-slot branches
+        case 1: ring_slots<0, 1>(w8, xs, a.K8, i, acc); break;
+        case 2: ring_slots<0, 2>(w8, xs, a.K8, i, acc); break;
+        case 3: ring_slots<0, 3>(w8, xs, a.K8, i, acc); break;
+        case 4: ring_slots<0, 4>(w8, xs, a.K8, i, acc); break;
+        case 5: ring_slots<0, 4>(w8, xs, a.K8, i, acc); ring_slots<4, 1>(w8, xs, a.K8, i, acc); break;
+        case 6: ring_slots<0, 4>(w8, xs, a.K8, i, acc); ring_slots<4, 2>(w8, xs, a.K8, i, acc); break;
+        case 7: ring_slots<0, 4>(w8, xs, a.K8, i, acc); ring_slots<4, 3>(w8, xs, a.K8, i, acc); break;
+        default: ring_slots<0, 4>(w8, xs, a.K8, i, acc); ring_slots<4, 4>(w8, xs, a.K8, i, acc); break;
+      }
+    }
+    if (cc.kc == steps - 1) {  // the unit's last step: the sums out
+      const int64_t n0 = int64_t(cc.t) * kRingTile + warp * kRingRows;
+#pragma unroll
+      for (int j = 0; j < kRingSlots; ++j) {
+        if (j >= mj) break;
+        const int slot = __shfl_sync(0xffffffffu, my_slot, j);
+#pragma unroll
+        for (int r = 0; r < kRingRows; ++r) {
+          float v = warp_sum(acc[r][j]);
+          if (a.relu2) {
+            v = fmaxf(v, 0.0f);
+            v *= v;
+          }
+          if (lane == 0 && n0 + r < a.N) a.y[int64_t(slot) * a.N + n0 + r] = v;
+        }
+      }
+    }
+    // The stage just read takes the step kRingStages ahead (this lane's own chunks: the reads
+    // above are this thread's, before the copy in program order).
+    if (pc.left > 0) {
+      ring_issue(a, pc, own + stage * kRingStep, warp, lane);
+      ring_next(pc, a.g, n, tiles, steps, G);
+    }
+    ring_commit();
+    ring_next(cc, a.g, n, tiles, steps, G);
+    stage = stage + 1 == kRingStages ? 0 : stage + 1;
+  }
+}
+
 // fp32 router: block per (token, expert), 128 threads, float4 loads, fixed-order reduction.
 __global__ void __launch_bounds__(128) router_kernel(const float* W, int64_t E, int64_t K, const float* x,
                                                      float* logits) {
@@ -349,9 +647,32 @@ void expert_group_mv(const bf16* W, int64_t expert_stride, const ExpertGroups& g
                      int64_t ldx, int x_div, int64_t K, int64_t N, bool relu2, float* y, cudaStream_t stream) {
   if (S == 0 || N == 0) return;
   const GroupArgs a{W, expert_stride, g, x, ldx, x_div, N, static_cast<int>(K / 8), y, relu2};
-  const dim3 grid(static_cast<unsigned>((N + kGroupRows - 1) / kGroupRows),
-                  static_cast<unsigned>(std::min<int64_t>(E, S)));
-  group_mv_kernel<<<grid, kThreads, 0, stream>>>(a);
+  if (group_mv_old()) {  // temporary, for the A/B benchmark
+    const dim3 grid(static_cast<unsigned>((N + kGroupRows - 1) / kGroupRows),
+                    static_cast<unsigned>(std::min<int64_t>(E, S)));
+    group_mv_kernel<<<grid, kThreads, 0, stream>>>(a);
+    NAGENT_LAUNCH_CHECK();
+    return;
+  }
+  // Shared memory: the ring, then the activations of G slots (G as large as fits, at most
+  // kRingSlots).
+  static const int smem_max = [] {
+    int dev = 0, optin = 0;
+    NAGENT_CUDA_CHECK(cudaGetDevice(&dev));
+    NAGENT_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    cudaFuncAttributes fa{};
+    NAGENT_CUDA_CHECK(cudaFuncGetAttributes(&fa, group_mv_ring_kernel));
+    const int dyn = optin - static_cast<int>(fa.sharedSizeBytes);
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(group_mv_ring_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dyn));
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(group_mv_ring_kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                           cudaSharedmemCarveoutMaxShared));
+    return dyn;
+  }();
+  const int64_t per_slot = int64_t(a.K8) * 32;  // K fp32 activations
+  const int G = static_cast<int>(std::min<int64_t>(kRingSlots, (smem_max - kRingSmem) / per_slot));
+  if (G < 1) throw std::invalid_argument("expert_group_mv: K too large for the activations in shared memory");
+  const size_t smem = size_t(kRingSmem) + size_t(G) * size_t(per_slot);
+  group_mv_ring_kernel<<<sm_count(), kRingThreads, smem, stream>>>(a, G);
   NAGENT_LAUNCH_CHECK();
 }
 

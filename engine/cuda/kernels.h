@@ -18,6 +18,8 @@ using bf16 = __nv_bfloat16;
 void embed(const bf16* table, const int32_t* tokens, int64_t T, int64_t H, float* out, cudaStream_t stream);
 void add_inplace(float* h, const float* y, int64_t n, cudaStream_t stream);
 void to_bf16(const float* x, bf16* y, int64_t n, cudaStream_t stream);
+// y = bf16(max(x, 0)^2): ReLU² on the fp32 value, rounded once (the MoE prefill's expert hidden rows).
+void relu2_to_bf16(const float* x, bf16* y, int64_t n, cudaStream_t stream);
 // x = max(x, 0)^2.
 void relu2_inplace(float* x, int64_t n, cudaStream_t stream);
 // y[t, n] += bias[n] for a [T, N] block with row stride ldy.

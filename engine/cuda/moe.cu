@@ -3,6 +3,7 @@
 // device, no host round trip), the slots grouped by expert on the device (batched decode's
 // grouped expert products), token permutation into expert order for prefill's grouped GEMMs,
 // and the weighted combine.
+#include <algorithm>
 #include <cmath>
 
 #include "engine/cuda/common.cuh"
@@ -176,24 +177,61 @@ __global__ void __launch_bounds__(32) group_kernel(const int32_t* ids, int64_t S
   }
 }
 
-__global__ void gather_kernel(const float* x, int64_t L, const int32_t* rows, int64_t n, bf16* out) {
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (i >= n * L) return;
-  out[i] = __float2bfloat16(x[int64_t(rows[i / L]) * L + i % L]);
+// A block per row (grid-stride over rows), threads over its columns: four at a time when L % 4
+// == 0 and the bases are aligned (vec), else one.
+__global__ void gather_kernel(const float* x, int64_t L, const int32_t* rows, int64_t n, bf16* out, bool vec) {
+  for (int64_t i = blockIdx.x; i < n; i += gridDim.x) {
+    const float* src = x + int64_t(rows[i]) * L;
+    bf16* dst = out + i * L;
+    if (vec) {
+      for (int64_t c = threadIdx.x; c < L / 4; c += blockDim.x) {
+        const float4 v = reinterpret_cast<const float4*>(src)[c];
+        const __nv_bfloat162 lo = __floats2bfloat162_rn(v.x, v.y), hi = __floats2bfloat162_rn(v.z, v.w);
+        uint2 packed;
+        packed.x = *reinterpret_cast<const uint32_t*>(&lo);
+        packed.y = *reinterpret_cast<const uint32_t*>(&hi);
+        reinterpret_cast<uint2*>(dst)[c] = packed;
+      }
+    } else {
+      for (int64_t c = threadIdx.x; c < L; c += blockDim.x) dst[c] = __float2bfloat16(src[c]);
+    }
+  }
 }
 
+// Block per token (grid-stride), threads over columns as gather_kernel; the slots summed in
+// order j = 0..k-1 in both paths.
 __global__ void combine_kernel(const float* ys, int64_t L, const int32_t* slot_row, const float* weights, int64_t T,
-                               int k, float* out) {
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  if (i >= T * L) return;
-  const int64_t t = i / L, e = i % L;
-  float acc = 0.0f;
-  for (int j = 0; j < k; ++j) {
-    const int64_t s = t * k + j;
-    acc += weights[s] * ys[(slot_row ? slot_row[s] : s) * L + e];
+                               int k, float* out, bool vec) {
+  for (int64_t t = blockIdx.x; t < T; t += gridDim.x) {
+    if (vec) {
+      for (int64_t c = threadIdx.x; c < L / 4; c += blockDim.x) {
+        float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        for (int j = 0; j < k; ++j) {
+          const int64_t s = t * k + j;
+          const float w = weights[s];
+          const float4 y = reinterpret_cast<const float4*>(ys + (slot_row ? slot_row[s] : s) * L)[c];
+          acc.x += w * y.x;
+          acc.y += w * y.y;
+          acc.z += w * y.z;
+          acc.w += w * y.w;
+        }
+        reinterpret_cast<float4*>(out + t * L)[c] = acc;
+      }
+    } else {
+      for (int64_t c = threadIdx.x; c < L; c += blockDim.x) {
+        float acc = 0.0f;
+        for (int j = 0; j < k; ++j) {
+          const int64_t s = t * k + j;
+          acc += weights[s] * ys[(slot_row ? slot_row[s] : s) * L + c];
+        }
+        out[t * L + c] = acc;
+      }
+    }
   }
-  out[i] = acc;
 }
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+int row_blocks(int64_t rows) { return static_cast<int>(std::min<int64_t>(rows, 65535)); }
 
 }  // namespace
 
@@ -224,14 +262,16 @@ void moe_group(const int32_t* ids, int64_t S, int E, const ExpertGroups& g, cuda
 
 void gather_rows_bf16(const float* x, int64_t L, const int32_t* rows, int64_t n, bf16* out, cudaStream_t stream) {
   if (n == 0) return;
-  gather_kernel<<<blocks_for(n * L, 256), 256, 0, stream>>>(x, L, rows, n, out);
+  const bool vec = L % 4 == 0 && aligned16(x) && (reinterpret_cast<uintptr_t>(out) & 7) == 0;
+  gather_kernel<<<row_blocks(n), 256, 0, stream>>>(x, L, rows, n, out, vec);
   NAGENT_LAUNCH_CHECK();
 }
 
 void moe_combine(const float* ys, int64_t L, const int32_t* slot_row, const float* weights, int64_t T, int k,
                  float* out, cudaStream_t stream) {
   if (T == 0) return;
-  combine_kernel<<<blocks_for(T * L, 256), 256, 0, stream>>>(ys, L, slot_row, weights, T, k, out);
+  const bool vec = L % 4 == 0 && aligned16(ys) && aligned16(out);
+  combine_kernel<<<row_blocks(T), 256, 0, stream>>>(ys, L, slot_row, weights, T, k, out, vec);
   NAGENT_LAUNCH_CHECK();
 }
 

@@ -188,17 +188,31 @@ __global__ void __launch_bounds__(kThreads) chunk_states_kernel(Views v, const f
 }
 
 // Replaces each chunk's contribution by the state entering the chunk; ssm becomes the final state.
-__global__ void state_passing_kernel(MambaDims d, int chunks, float* states, const float* totals, float* ssm) {
+// The chain over chunks is serial in S only: the loads of kAhead chunks are issued together.
+__global__ void state_passing_kernel(MambaDims d, int chunks, float* __restrict__ states,
+                                     const float* __restrict__ totals, float* __restrict__ ssm) {
+  constexpr int kAhead = 8;
   const int h = blockIdx.x;
   const int PN = d.P * d.N;
   const int idx = blockIdx.y * blockDim.x + threadIdx.x;
   if (idx >= PN) return;
+  const int64_t chunk_stride = int64_t(d.heads) * PN;
+  float* slots = states + int64_t(h) * PN + idx;
   float S = ssm[static_cast<int64_t>(h) * PN + idx];
-  for (int c = 0; c < chunks; ++c) {
-    float* slot = states + (static_cast<int64_t>(c) * d.heads + h) * PN + idx;
-    const float contribution = *slot;
-    *slot = S;
-    S = expf(totals[static_cast<int64_t>(c) * d.heads + h]) * S + contribution;
+  for (int c0 = 0; c0 < chunks; c0 += kAhead) {
+    float contribution[kAhead], total[kAhead];
+#pragma unroll
+    for (int u = 0; u < kAhead; ++u) {
+      const int c = c0 + u;
+      contribution[u] = c < chunks ? slots[c * chunk_stride] : 0.0f;
+      total[u] = c < chunks ? totals[static_cast<int64_t>(c) * d.heads + h] : 0.0f;
+    }
+#pragma unroll
+    for (int u = 0; u < kAhead; ++u) {
+      if (c0 + u >= chunks) break;
+      slots[(c0 + u) * chunk_stride] = S;
+      S = expf(total[u]) * S + contribution[u];
+    }
   }
   ssm[static_cast<int64_t>(h) * PN + idx] = S;
 }

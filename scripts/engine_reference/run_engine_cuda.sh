@@ -54,7 +54,7 @@ if [[ ${PROFILE:-0} == 1 ]]; then
     timeout 150 "$ncu" --clock-control none --profile-from-start off -k "regex:$regex" --launch-count "$count" \
       "${sections[@]}" "$build/bench_engine_cuda" --long 0 "$@" >"$logs/ncu_detail_$name.txt" 2>&1 || profile_rc=$?
   }
-  detail b64 'group_mv_kernel' 2 --profile 64
+  detail b64 'group_mv' 2 --profile 64
   if [[ ${DETAIL:-} == all ]]; then
     detail ctx128k 'decode_kernel|decode_combine' 2 --profile 1 --prompt 131072
     detail b1 'mv_kernel|rms_norm' 6 --profile 1

@@ -93,6 +93,32 @@ std::vector<float> from_bf16_host(const std::vector<uint16_t>& v) {
 
 // ---------------------------------------------------------------------------------------------
 
+// to_bf16 and relu2_to_bf16 against the host's round-to-nearest-even, bit for bit: vector and
+// tail paths (n % 4), and a misaligned start (the one-value path).
+void check_bf16_conversions(cudaStream_t st) {
+  for (const int64_t n : {int64_t(1), int64_t(7), int64_t(4096), int64_t(300003)}) {
+    for (const int64_t shift : {int64_t(0), int64_t(1)}) {
+      const auto x = randn(size_t(n + shift), 3.0f);
+      Dev<float> dx(x);
+      for (int relu2 = 0; relu2 < 2; ++relu2) {
+        Dev<uint16_t> dy(size_t(n + shift));
+        auto* out = reinterpret_cast<cu::bf16*>(dy.p() + shift);
+        if (relu2) cu::relu2_to_bf16(dx.p() + shift, out, n, st);
+        else cu::to_bf16(dx.p() + shift, out, n, st);
+        const auto got = dy.get();
+        int64_t wrong = 0;
+        for (int64_t i = 0; i < n; ++i) {
+          const float v = x[size_t(i + shift)], r = relu2 ? std::max(v, 0.0f) * std::max(v, 0.0f) : v;
+          wrong += got[size_t(i + shift)] != f32_to_bf16(r);
+        }
+        report(std::string(relu2 ? "relu2_to_bf16" : "to_bf16") + " n=" + std::to_string(n) +
+                   (shift ? " misaligned" : "") + " (values wrong)",
+               double(wrong), 0.0);
+      }
+    }
+  }
+}
+
 void check_gemm(cudaStream_t st) {
   cu::MemoryLedger ledger;
   cu::Gemm gemm(st, &ledger);
@@ -842,6 +868,7 @@ int main(int argc, char** argv) {
   const std::string fixtures = argc > 1 ? argv[1] : std::string(NAGENT_SOURCE_DIR) + "/tests/fixtures/nemotronh";
   try {
     cudaStream_t st = nullptr;  // legacy default stream: Dev<> copies order with the kernels
+    check_bf16_conversions(st);
     check_gemm(st);
 #if NAGENT_NCCL
     check_nccl();
