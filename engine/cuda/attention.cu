@@ -11,6 +11,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/mma.cuh"
+#include "engine/cuda/per_device_once.h"
 
 namespace nagent::engine::cuda {
 
@@ -277,12 +278,11 @@ void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvV
 void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* out,
                        cudaStream_t stream) {
   if (T == 0) return;
-  static const bool configured = [] {  // SIMT: 54 KB at hd 128; tensor cores: 104 KB
+  static PerDeviceOnce configured;  // SIMT: 54 KB at hd 128; tensor cores: 104 KB
+  configured.run([] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024));
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(mma_prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 112 * 1024));
-    return true;
-  }();
-  (void)configured;
+  });
   const float scale = 1.0f / std::sqrt(float(hd));
   if (hd % 16 == 0) {
     const size_t smem = size_t(2 * kMmaQueries + 4 * kPrefillKeys) * (hd + 8) * sizeof(bf16);

@@ -15,6 +15,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/mma.cuh"
+#include "engine/cuda/per_device_once.h"
 
 namespace nagent::engine::cuda {
 
@@ -428,12 +429,11 @@ int64_t attention_decode_workspace_floats(int64_t rows, int Hq, int Hkv, int hd)
 void attention_decode(const float* q, int64_t rows, const DecodeSeqs& seqs, int Hq, int Hkv, int hd,
                       const KvView& kv, float* workspace, float* out, cudaStream_t stream) {
   if (rows == 0) return;
-  static const bool configured = [] {  // SIMT: 32 heads, hd 128 need 49 KB; mma: 78 KB at hd 128
+  static PerDeviceOnce configured;  // SIMT: 32 heads, hd 128 need 49 KB; mma: 78 KB at hd 128
+  configured.run([] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024));
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(mma_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 96 * 1024));
-    return true;
-  }();
-  (void)configured;
+  });
   const int splits = max_decode_splits(Hkv, rows);
   const dim3 grid(Hkv, splits, static_cast<unsigned>(rows));
   const float scale = 1.0f / std::sqrt(float(hd));
