@@ -7,6 +7,7 @@
 
 #include "agent/errors.h"
 #include "agent/runtime_paths.h"
+#include "engine/engine_options.h"
 #include "engine/local_backend.h"
 #include "engine/openai_client.h"
 
@@ -61,6 +62,11 @@ std::unique_ptr<Backend> make_backend(const BackendOptions& options) {
     LocalBackendOptions local;
     local.model_dir = model;
     if (const char* d = std::getenv("NAGENT_DEVICE")) local.device = d;  // cpu | cuda | cuda:N | auto
+    try {  // GPUs to shard the model over, from NAGENT_DEVICE's (engine/cuda/cuda_sharded.h)
+      if (const char* tp = std::getenv("NAGENT_TP")) local.tensor_parallel = engine::parse_tensor_parallel(tp);
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(std::string("NAGENT_TP: ") + e.what());
+    }
     // The embedded engine's scheduler (docs/backends.md): session pool budget, prefill chunk.
     local.pool_bytes = env_count("NAGENT_SESSION_POOL_MB") << 20;
     local.prefill_chunk = env_count("NAGENT_PREFILL_CHUNK");

@@ -31,4 +31,13 @@ DtClamp parse_dt_clamp(const std::string& text) {
   throw std::invalid_argument("dt clamp must be 'limit' or 'transformers', got '" + text + "'");
 }
 
+int parse_tensor_parallel(const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || errno || v < 1 || v > 1024)
+    throw std::invalid_argument("tensor parallel size must be a GPU count from 1 to 1024, got '" + text + "'");
+  return static_cast<int>(v);
+}
+
 }  // namespace nagent::engine

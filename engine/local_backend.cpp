@@ -187,6 +187,7 @@ std::unique_ptr<Backend> make_local_backend(const LocalBackendOptions& options) 
   try {
     engine::EngineOptions eo;
     eo.threads = options.threads;
+    eo.tensor_parallel = options.tensor_parallel;
     auto model = engine::load_language_model(options.model_dir, options.device, eo);
     Tokenizer tok = Tokenizer::from_model_dir(options.model_dir);
     engine::SchedulerOptions so;

@@ -17,6 +17,7 @@ struct LocalBackendOptions {
   std::string model_dir;  // config.json, safetensors, tokenizer.json, tokenizer_config.json
   int threads = 0;        // 0: all hardware threads
   std::string device = "auto";  // cpu | cuda | cuda:N | auto (engine/model_loader.h)
+  int tensor_parallel = 1;      // GPUs the model is sharded over, from `device` (EngineOptions)
   // The scheduler (engine/scheduler.h) that serves concurrent chat() calls: bytes of session
   // state the pool may hold (running and idle), prompt tokens prefilled per step. 0: defaults.
   int64_t pool_bytes = 0;

@@ -24,6 +24,9 @@ struct EngineOptions {
   // where the CPU has them (PyTorch's bf16 numerics, fp32 sums); false keeps fp32 activations
   // everywhere (the exact path, equal to fp32 arithmetic on the stored weights).
   bool bf16_activations = true;
+  // GPUs a CUDA model is sharded over, tensor and expert parallel (engine/cuda/cuda_sharded.h):
+  // cuda:N .. cuda:N+W-1 for --device cuda:N. 1: one GPU, no sharding.
+  int tensor_parallel = 1;
 };
 
 // Work buffers of the forward pass, kept by the model and reused by every call, so that a warm

@@ -16,6 +16,7 @@
 
 #include "engine/partition.h"
 #include "engine/safetensors.h"
+#include "engine/shard_state.h"
 
 using namespace nagent::engine;
 
@@ -445,6 +446,58 @@ TEST_CASE("sharded state: each rank's layers, then the next rank's, prompt split
   const int32_t bad = static_cast<int32_t>(V);
   CHECK_THROWS_AS(sharded.forward(t, &bad, 1, nullptr, false), std::out_of_range);
   CHECK_NOTHROW(sharded.forward(t, p.prompt.data(), 1, split.data(), false));
+}
+
+// The sharded CUDA model's host form (engine/shard_state.h): the unsharded layout, sliced per rank.
+TEST_CASE("layer states: a rank's slice is what its shard computes; slices reassemble the whole") {
+  const EngineOptions o = exact_options();
+  for (const char* name : {"super_fp32", "nano_fp32"}) {
+    const ModelWeights full = load_model_weights(fixture(name));
+    const ModelConfig& c = full.config;
+    const Prompt p = prompt_of(name, 0);
+    NemotronH plain(full, o);
+    ModelState whole = plain.new_state();
+    plain.forward(whole, p.prompt.data(), 40, nullptr, false);
+    for (int W : {1, 2, 4}) {
+      if (c.n_groups % W) continue;
+      INFO(name << " W = " << W);
+      ShardedNemotronH sharded(full, W, o);
+      ModelState s = sharded.new_state();
+      sharded.forward(s, p.prompt.data(), 40, nullptr, false);
+      std::vector<PartitionPlan> plans;
+      std::vector<std::vector<LayerState>> parts;
+      const size_t L = c.layers.size();
+      for (int r = 0; r < W; ++r) {
+        plans.push_back(sharded.plan(r));
+        const std::vector<LayerState> mine(s.layers.begin() + r * L, s.layers.begin() + (r + 1) * L);
+        const std::vector<LayerState> want = shard_layer_states(c, plans[r], whole.layers);
+        for (size_t l = 0; l < L; ++l) {  // the same sizes, and values within the sharded tolerance
+          REQUIRE(mine[l].conv.size() == want[l].conv.size());
+          REQUIRE(mine[l].ssm.size() == want[l].ssm.size());
+          REQUIRE(mine[l].k.size() == want[l].k.size());
+          REQUIRE(mine[l].v.size() == want[l].v.size());
+          for (auto [a, b] : {std::pair{&mine[l].conv, &want[l].conv}, std::pair{&mine[l].ssm, &want[l].ssm},
+                              std::pair{&mine[l].k, &want[l].k}, std::pair{&mine[l].v, &want[l].v}})
+            for (size_t i = 0; i < a->size(); ++i) CHECK(std::abs((*a)[i] - (*b)[i]) <= 1e-4 * (1 + std::abs((*b)[i])));
+        }
+        parts.push_back(want);
+      }
+      // Sliced and reassembled: the same numbers (replicated KV heads read once).
+      CHECK(unshard_layer_states(c, plans, parts) == whole.layers);
+    }
+  }
+}
+
+TEST_CASE("layer states: mismatched inputs are refused") {
+  const ModelWeights full = load_model_weights(fixture("super_fp32"));
+  const ModelConfig& c = full.config;
+  const ModelState z = zero_host_state(c);
+  const PartitionPlan p0 = plan_partition(c, 2, 0), p1 = plan_partition(c, 2, 1);
+  CHECK_THROWS_AS(shard_layer_states(c, p0, {}), std::invalid_argument);
+  const auto a = shard_layer_states(c, p0, z.layers), b = shard_layer_states(c, p1, z.layers);
+  CHECK(unshard_layer_states(c, {p0, p1}, {a, b}) == z.layers);
+  CHECK_THROWS_AS(unshard_layer_states(c, {p0, p1}, {a}), std::invalid_argument);
+  CHECK_THROWS_AS(unshard_layer_states(c, {p1, p0}, {b, a}), std::invalid_argument);  // heads out of order
 }
 
 TEST_CASE("in-process all-reduce: every rank gets the same sum, a failed rank releases the others") {

@@ -20,11 +20,14 @@ constexpr const char* kUsage =
     "usage: nagent generate --model DIR (--prompt TEXT | --ids 1,2,3) [--max-tokens N] [--temperature T]\n"
     "                       [--top-k K] [--top-p P] [--min-p P] [--seed S] [--stop STRING] [--json]\n"
     "                       [--logprobs] [--threads N] [--dt-clamp limit|transformers] [--device D]\n"
+    "                       [--tensor-parallel N]\n"
     "  --prompt TEXT    raw text, tokenized with DIR/tokenizer.json (no chat template)\n"
     "  --ids 1,2,3      token ids instead of text (no tokenizer needed; prints ids)\n"
     "  --temperature T  0 = greedy (default 0)\n"
     "  --stop STRING    also stop when the text contains STRING (always: <|im_end|> and EOS)\n"
     "  --device D       cpu, cuda, cuda:N or auto (default: a CUDA GPU when this build has CUDA and one is present)\n"
+    "  --tensor-parallel N  shard the model over N GPUs from the --device one (tensor + expert parallel, NCCL;\n"
+    "                   default 1)\n"
     "  --json           print one JSON object (text, ids, finish_reason, logprobs) instead of streaming\n";
 
 double now() {
@@ -50,7 +53,7 @@ int generate_main(const std::vector<std::string>& args) {
   try {
     a = parse_arguments(args,
                         {"--model", "--prompt", "--ids", "--max-tokens", "--temperature", "--top-k", "--top-p",
-                         "--min-p", "--seed", "--stop", "--threads", "--dt-clamp", "--device"},
+                         "--min-p", "--seed", "--stop", "--threads", "--dt-clamp", "--device", "--tensor-parallel"},
                         {"--help", "--json", "--logprobs"});
     if (a.has("--help")) {
       std::fputs(kUsage, stdout);
@@ -69,6 +72,7 @@ int generate_main(const std::vector<std::string>& args) {
     if (auto s = a.get("--stop")) g.stop_strings.push_back(*s);
     eo.threads = static_cast<int>(a.integer("--threads", 0, 0, 1024));
     eo.dt_clamp = engine::parse_dt_clamp(a.get("--dt-clamp").value_or("limit"));
+    eo.tensor_parallel = engine::parse_tensor_parallel(a.get("--tensor-parallel").value_or("1"));
     if (auto s = a.get("--ids")) ids = engine::parse_token_ids(*s);
   } catch (const std::exception& e) {
     return fail(kExitUsage, std::string(e.what()) + "\n" + kUsage);

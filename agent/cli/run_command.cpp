@@ -44,6 +44,7 @@ options:
 
 environment: NAGENT_ENDPOINT, NAGENT_MODEL, NAGENT_API_KEY, NAGENT_HOME (default ~/.nagent),
              NAGENT_DEVICE (--backend local: cpu, cuda, cuda:N or auto; default auto),
+             NAGENT_TP (--backend local: GPUs to shard the model over from NAGENT_DEVICE's; default 1),
              NAGENT_SESSION_POOL_MB, NAGENT_PREFILL_CHUNK (--backend local: session state
              pool budget, default 4096; prompt tokens prefilled per step, default 256),
              NAGENT_MAX_RETRIES (model request retries, default 5),

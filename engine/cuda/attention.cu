@@ -13,6 +13,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/mma.cuh"
+#include "engine/cuda/per_device_once.h"
 
 namespace nagent::engine::cuda {
 
@@ -263,12 +264,11 @@ template <int HD>
 void launch_mma_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, const KvView& kv, float scale,
                         float* out, cudaStream_t stream) {
   const size_t smem = size_t(2 * kMmaQueries + 4 * kPrefillKeys) * (HD + 8) * sizeof(bf16);
-  static const bool configured = [smem] {
+  static PerDeviceOnce configured;
+  configured.run([smem] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&mma_prefill_kernel<HD>),
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    return true;
-  }();
-  (void)configured;
+  });
   mma_prefill_kernel<HD><<<dim3(blocks_for(T, kMmaQueries), Hq), kPrefillWarps * 32, smem, stream>>>(
       q, T, pos, Hq, Hkv, kv, scale, out);
 }
@@ -426,12 +426,11 @@ void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvV
 void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* out,
                        cudaStream_t stream) {
   if (T == 0) return;
-  static const bool configured = [] {  // SIMT: 54 KB at hd 128; tensor cores: 104 KB
+  static PerDeviceOnce configured;  // SIMT: 54 KB at hd 128; tensor cores: 104 KB
+  configured.run([] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024));
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(mma_prefill_kernel_old, cudaFuncAttributeMaxDynamicSharedMemorySize, 112 * 1024));
-    return true;
-  }();
-  (void)configured;
+  });
   const float scale = 1.0f / std::sqrt(float(hd));
   static const bool old = [] {  // temporary A/B switch
     const char* e = std::getenv("NAGENT_CUDA_PREFILL_ATT");

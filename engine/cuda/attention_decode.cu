@@ -15,6 +15,7 @@
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/kernels.h"
 #include "engine/cuda/mma.cuh"
+#include "engine/cuda/per_device_once.h"
 
 namespace nagent::engine::cuda {
 
@@ -360,12 +361,11 @@ template <int HD>
 void launch_mma_decode(const dim3& grid, const float* q, const DecodeSeqs& seqs, int Hq, int Hkv, const KvView& kv,
                        float scale, float* partial, cudaStream_t stream) {
   const size_t smem = size_t(2 * kMmaRows + 4 * kMmaTile) * (HD + 8) * sizeof(bf16);
-  static const bool configured = [smem] {
+  static PerDeviceOnce configured;
+  configured.run([smem] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(reinterpret_cast<const void*>(&mma_decode_kernel<HD>),
                                            cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
-    return true;
-  }();
-  (void)configured;
+  });
   mma_decode_kernel<HD><<<grid, kMmaWarps * 32, smem, stream>>>(q, seqs, Hq, Hkv, kv, scale, partial);
 }
 
@@ -431,11 +431,10 @@ int64_t attention_decode_workspace_floats(int64_t rows, int Hq, int Hkv, int hd)
 void attention_decode(const float* q, int64_t rows, const DecodeSeqs& seqs, int Hq, int Hkv, int hd,
                       const KvView& kv, float* workspace, float* out, cudaStream_t stream) {
   if (rows == 0) return;
-  static const bool configured = [] {  // SIMT: 32 heads, hd 128 need 49 KB
+  static PerDeviceOnce configured;  // SIMT: 32 heads, hd 128 need 49 KB
+  configured.run([] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 64 * 1024));
-    return true;
-  }();
-  (void)configured;
+  });
   const int splits = max_decode_splits(Hkv, rows);
   const dim3 grid(Hkv, splits, static_cast<unsigned>(rows));
   const float scale = 1.0f / std::sqrt(float(hd));

@@ -150,7 +150,17 @@ CudaNemotronH::CudaNemotronH(const ModelWeights& host, const CudaOptions& option
   if (!why.empty()) throw std::runtime_error("the CUDA engine cannot run this model: " + why);
   NAGENT_CUDA_CHECK(cudaSetDevice(options_.device));
   NAGENT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-  w_ = upload_weights(host, ledger_, stream_);
+  w_ = upload_weights(host, Span{0, host.config.n_routed_experts}, ledger_, stream_);
+  init();
+}
+
+CudaNemotronH::CudaNemotronH(const ModelWeights& shard, const PartitionPlan& plan, const CudaOptions& options)
+    : options_(options), world_(plan.world) {
+  const std::string why = cuda_unsupported(shard.config);
+  if (!why.empty()) throw std::runtime_error("the CUDA engine cannot run this shard of the model: " + why);
+  NAGENT_CUDA_CHECK(cudaSetDevice(options_.device));
+  NAGENT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  w_ = upload_weights(shard, plan.experts, ledger_, stream_);
   init();
 }
 
@@ -403,6 +413,7 @@ void CudaNemotronH::enqueue_step(const Step& step, const int32_t* d_tokens, floa
       case LayerType::kMlp: mlp(L.mlp, x, T, y); break;
       case LayerType::kMoe: moe_layer(l, x, T, y); break;
     }
+    if (world_ > 1) reduce_layer_output(y, T * H);
   }
   if (w_.layers.empty()) rms_norm(h, w_.norm_f, T, H, eps, x, stream_);
   else add_rms_norm(h, y, w_.norm_f, T, H, eps, x, stream_);
@@ -410,6 +421,11 @@ void CudaNemotronH::enqueue_step(const Step& step, const int32_t* d_tokens, floa
   if (!d_logits) return;
   const int64_t first = all_positions ? 0 : T - 1;
   gemm_->run(w_.lm_head, x + first * H, T - first, d_logits, c.vocab_size);
+}
+
+void CudaNemotronH::reduce_layer_output(float* y, int64_t n) {
+  if (!comm_) throw std::logic_error("a sharded CudaNemotronH needs set_collective before it runs");
+  comm_->all_reduce_sum(y, n);  // in place, in stream order (capturable: NCCL records into graphs)
 }
 
 void CudaNemotronH::mamba_layer(size_t l, const Step& step, const float* x, float* out) {
@@ -513,27 +529,34 @@ void CudaNemotronH::mlp(const DeviceMlp& m, const float* x, int64_t T, float* ou
 void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
   const ModelConfig& c = w_.config;
   const DeviceMoe& m = w_.layers[l].moe;
-  const int64_t E = c.n_routed_experts, H = c.hidden_size, L = c.latent(), I = c.moe_intermediate_size;
+  const int64_t H = c.hidden_size, L = c.latent(), I = c.moe_intermediate_size;
+  // E: the routed experts held here (all of them on one GPU). Under expert parallelism every
+  // rank routes every token over all E_all experts alike (replicated router), then keeps the
+  // slots of its own experts, as local ids (moe_localize; -1 for the others, which add nothing).
+  const int64_t E_all = c.n_routed_experts, E = w_.experts.size();
+  const bool ep = E != E_all;
   const int k = static_cast<int>(c.num_experts_per_tok);
   const int64_t S = T * k;
-  float* logits = ws_->router.get<float>(T * E);
-  gemm_->run_f32(m.router, E, H, x, T, logits);
+  float* logits = ws_->router.get<float>(T * E_all);
+  gemm_->run_f32(m.router, E_all, H, x, T, logits);
   int32_t* ids = ws_->ids.get<int32_t>(S);
   float* wts = ws_->wts.get<float>(S);
-  const RouteConfig rc{static_cast<int>(E), k, static_cast<int>(c.n_group), static_cast<int>(c.topk_group),
+  const RouteConfig rc{static_cast<int>(E_all), k, static_cast<int>(c.n_group), static_cast<int>(c.topk_group),
                        static_cast<float>(c.routed_scaling_factor), c.norm_topk_prob};
   moe_route(logits, m.correction_bias, T, rc, ids, wts, stream_);
   if (census_on_) {
     std::vector<int32_t> chosen(static_cast<size_t>(S));
     NAGENT_CUDA_CHECK(cudaMemcpyAsync(chosen.data(), ids, S * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
     NAGENT_CUDA_CHECK(cudaStreamSynchronize(stream_));
-    std::vector<bool> seen(static_cast<size_t>(E), false);
+    std::vector<bool> seen(static_cast<size_t>(E_all), false);
     for (int32_t e : chosen) {
       census_.experts += !seen[e];
       seen[e] = true;
     }
     ++census_.layer_runs;
   }
+  if (ep) moe_localize(ids, S, static_cast<int>(w_.experts.begin), static_cast<int>(E), stream_);
+  const int32_t* local_ids = ep ? ids : nullptr;  // the combine skips other ranks' slots
   const float* xin = x;
   if (m.latent) {
     float* xl = ws_->xl.get<float>(T * L);
@@ -544,16 +567,19 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
   float* routed = m.latent ? ws_->yl.get<float>(T * L) : out;
   float* hs = ws_->hs.get<float>(S * I);
   float* ys = ws_->ys.get<float>(S * L);
-  if (S <= kMaxDecodeSlots && gemm_->fast_gemv() && mv_supported(m.up, L, xin, L) &&
-      mv_supported(m.down, I, hs, I)) {
+  if (E == 0) {  // a rank that holds no routed expert (more ranks than experts)
+    NAGENT_CUDA_CHECK(cudaMemsetAsync(routed, 0, T * L * sizeof(float), stream_));
+  } else if (!ep && S <= kMaxDecodeSlots && gemm_->fast_gemv() && mv_supported(m.up, L, xin, L) &&
+             mv_supported(m.down, I, hs, I)) {
     // All slots' up projections in one launch, then the down projections with the weighted
     // combine fused (no per-slot outputs); the expert ids never leave the device.
     expert_mv(m.up, I * L, ids, S, xin, L, k, L, I, true, hs, stream_);
     expert_mv_combine(m.down, I * L, ids, wts, T, k, hs, I, I, L, routed, stream_);
-  } else if (S <= kMaxDecodeSlots) {
+  } else if (S <= kMaxDecodeSlots && !(ep && moe_grouped(m, T))) {
+    // (Under expert parallelism the grouped path below instead: it reads only the experts held.)
     expert_gemv(m.up, I * L, ids, S, xin, L, k, L, I, true, hs, stream_);
     expert_gemv(m.down, I * L, ids, S, hs, I, 1, I, L, false, ys, stream_);
-    moe_combine(ys, L, nullptr, wts, T, k, routed, stream_);
+    moe_combine(ys, L, nullptr, local_ids, wts, T, k, routed, stream_);
   } else if (moe_grouped(m, T)) {
     // Each touched expert's weights read once for all its slots; slot outputs in slot order.
     int32_t* gbuf = ws_->groups.get<int32_t>(2 * E + 2 + S);
@@ -561,7 +587,7 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
     moe_group(ids, S, static_cast<int>(E), g, stream_);
     expert_group_mv(m.up, I * L, g, S, static_cast<int>(E), xin, L, k, L, I, true, hs, stream_);
     expert_group_mv(m.down, I * L, g, S, static_cast<int>(E), hs, I, 1, I, L, false, ys, stream_);
-    moe_combine(ys, L, nullptr, wts, T, k, routed, stream_);
+    moe_combine(ys, L, nullptr, local_ids, wts, T, k, routed, stream_);
   } else {
     // Counting sort of the (token, expert) slots by expert: perm[row] = token of the slot placed
     // at row, slot_row[slot] = its row; each expert's rows are contiguous.
@@ -569,13 +595,15 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
     NAGENT_CUDA_CHECK(cudaMemcpyAsync(host_ids.data(), ids, S * sizeof(int32_t), cudaMemcpyDeviceToHost, stream_));
     NAGENT_CUDA_CHECK(cudaStreamSynchronize(stream_));
     std::vector<int64_t> start(static_cast<size_t>(E + 1), 0);
-    for (int32_t e : host_ids) ++start[e + 1];
+    for (int32_t e : host_ids)
+      if (e >= 0) ++start[e + 1];  // -1: another rank's expert, placed nowhere
     for (int64_t e = 0; e < E; ++e) start[e + 1] += start[e];
     std::vector<int32_t> perm_host(static_cast<size_t>(2 * S));
     int32_t* perm = perm_host.data();
     int32_t* slot_row = perm + S;
     std::vector<int64_t> fill(start.begin(), start.end() - 1);
     for (int64_t s = 0; s < S; ++s) {
+      if (host_ids[s] < 0) continue;
       const int64_t row = fill[host_ids[s]]++;
       perm[row] = static_cast<int32_t>(s / k);
       slot_row[s] = static_cast<int32_t>(row);
@@ -583,7 +611,7 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
     int32_t* d_perm = ws_->perm.get<int32_t>(2 * S);
     NAGENT_CUDA_CHECK(cudaMemcpyAsync(d_perm, perm, 2 * S * sizeof(int32_t), cudaMemcpyHostToDevice, stream_));
     bf16* xs = ws_->xs_bf16.get<bf16>(S * L);
-    gather_rows_bf16(xin, L, d_perm, S, xs, stream_);
+    gather_rows_bf16(xin, L, d_perm, start[E], xs, stream_);  // start[E]: the slots placed (S on one GPU)
     for (int64_t e = 0; e < E; ++e) {
       const int64_t n = start[e + 1] - start[e];
       if (n) gemm_->run_bf16(m.expert_up(static_cast<int>(e), I, L), xs + start[e] * L, L, n, hs + start[e] * I, I);
@@ -595,7 +623,7 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
       const int64_t n = start[e + 1] - start[e];
       if (n) gemm_->run_bf16(m.expert_down(static_cast<int>(e), I, L), hb + start[e] * I, I, n, ys + start[e] * L, L);
     }
-    moe_combine(ys, L, d_perm + S, wts, T, k, routed, stream_);
+    moe_combine(ys, L, d_perm + S, local_ids, wts, T, k, routed, stream_);
     NAGENT_CUDA_CHECK(cudaStreamSynchronize(stream_));  // perm_host is read by the copy above
   }
   if (m.latent) {

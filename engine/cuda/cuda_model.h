@@ -17,6 +17,7 @@
 #include "engine/cuda/step_graph.h"
 #include "engine/language_model.h"
 #include "engine/nemotronh.h"
+#include "engine/partition.h"
 
 namespace nagent::engine::cuda {
 
@@ -70,6 +71,17 @@ class CudaNemotronH : public LanguageModel {
   // From a checkpoint in host memory (uploaded) or random weights of a config (benchmarks).
   CudaNemotronH(const ModelWeights& host, const CudaOptions& options);
   CudaNemotronH(const ModelConfig& config, uint64_t seed, const CudaOptions& options);
+  // Rank plan.rank of plan.world (tensor and expert parallel, engine/cuda/cuda_sharded.h): `shard`
+  // is shard_weights(full, plan); only the routed experts in plan.experts are uploaded. When
+  // plan.world > 1, set_collective must be called before the first step. At world 1 this is
+  // the model above.
+  CudaNemotronH(const ModelWeights& shard, const PartitionPlan& plan, const CudaOptions& options);
+  // The rank's reduction (device buffers on this GPU, enqueued on stream(): make_nccl_collectives
+  // with this model's stream): each layer's partial block output is summed over the ranks
+  // before the residual add, as forward_rank does on the CPU. Not called at world 1, where
+  // nothing is reduced (no launch, no copy).
+  void set_collective(Collective* comm) { comm_ = comm; }
+  int world() const { return world_; }
   ~CudaNemotronH() override;
 
   const ModelConfig& config() const override { return w_.config; }
@@ -143,6 +155,8 @@ class CudaNemotronH : public LanguageModel {
   void attention_layer(size_t l, const Step& step, const float* x, float* out);
   void mlp(const DeviceMlp& m, const float* x, int64_t T, float* out, bool accumulate = false);
   void moe_layer(size_t l, const float* x, int64_t T, float* out);
+  // Sums a layer's partial output over the ranks (world > 1 only).
+  void reduce_layer_output(float* y, int64_t n);
   // Whether T tokens through MoE layer m group their slots on the device (else the host-side
   // permutation when the slots are too many for the GEMV path), and whether any MoE layer of a
   // T-token pass synchronises with the host.
@@ -153,6 +167,8 @@ class CudaNemotronH : public LanguageModel {
   cudaStream_t stream_ = nullptr;
   MemoryLedger ledger_;
   DeviceWeights w_;
+  int world_ = 1;              // ranks the model is sharded over
+  Collective* comm_ = nullptr;  // their reduction (world_ > 1)
   std::unique_ptr<Gemm> gemm_;
   std::unique_ptr<KvPool> kv_;
   std::vector<size_t> mamba_index_;  // layer -> index among Mamba layers

@@ -70,14 +70,16 @@ class Uploader {
 // is given, else with random values (scaled so activations stay of unit size).
 class Builder {
  public:
-  Builder(const ModelConfig& c, const ModelWeights* host, uint64_t seed, MemoryLedger& ledger, cudaStream_t stream)
-      : c_(c), host_(host), seed_(seed), ledger_(ledger), stream_(stream) {
+  Builder(const ModelConfig& c, const ModelWeights* host, Span experts, uint64_t seed, MemoryLedger& ledger,
+          cudaStream_t stream)
+      : c_(c), host_(host), experts_(experts), seed_(seed), ledger_(ledger), stream_(stream) {
     if (host_) uploader_ = std::make_unique<Uploader>(stream);
   }
 
   DeviceWeights build() {
     DeviceWeights w;
     w.config = c_;
+    w.experts = experts_;
     out_ = &w;
     const int64_t H = c_.hidden_size, V = c_.vocab_size;
     w.embeddings = matrix("embeddings", V, H, host_ ? &host_->embeddings : nullptr);
@@ -126,6 +128,7 @@ class Builder {
     return d;
   }
   float* bias(const std::string& component, int64_t n, const std::vector<float>* src, bool present) {
+    if (src && src->empty()) return nullptr;  // a row-parallel bias on a rank other than 0
     return present ? vector(component, n, src, -0.01f, 0.01f) : nullptr;
   }
 
@@ -171,20 +174,21 @@ class Builder {
   DeviceMoe moe(const MoeWeights* h) {
     DeviceMoe m;
     const int64_t H = c_.hidden_size, E = c_.n_routed_experts, L = c_.latent(), I = c_.moe_intermediate_size;
+    const int64_t held = experts_.size();
     const float r = 1.0f / std::sqrt(static_cast<float>(H));
     m.router = vector("moe router", E * H, h ? &h->router : nullptr, -r, r);
     m.correction_bias = vector("moe router", E, h ? &h->correction_bias : nullptr, -0.01f, 0.01f);
-    m.up = alloc<bf16>("moe experts", E * I * L);
-    m.down = alloc<bf16>("moe experts", E * I * L);
-    for (int64_t e = 0; e < E; ++e) {
+    m.up = alloc<bf16>("moe experts", held * I * L);
+    m.down = alloc<bf16>("moe experts", held * I * L);
+    for (int64_t e = 0; e < held; ++e) {
       if (h) {
-        uploader_->matrix(h->experts[e].up, m.up + e * I * L);
-        uploader_->matrix(h->experts[e].down, m.down + e * I * L);
+        uploader_->matrix(h->experts[experts_.begin + e].up, m.up + e * I * L);
+        uploader_->matrix(h->experts[experts_.begin + e].down, m.down + e * I * L);
       }
     }
     if (!h) {
-      fill_uniform_bf16(m.up, E * I * L, std::sqrt(3.0f / static_cast<float>(L)), seed_++, stream_);
-      fill_uniform_bf16(m.down, E * I * L, std::sqrt(3.0f / static_cast<float>(I)), seed_++, stream_);
+      fill_uniform_bf16(m.up, held * I * L, std::sqrt(3.0f / static_cast<float>(L)), seed_++, stream_);
+      fill_uniform_bf16(m.down, held * I * L, std::sqrt(3.0f / static_cast<float>(I)), seed_++, stream_);
     }
     m.has_shared = c_.n_shared_experts > 0;
     if (m.has_shared) m.shared = mlp("moe shared expert", h ? &h->shared : nullptr, H, c_.shared_width());
@@ -200,6 +204,7 @@ class Builder {
 
   const ModelConfig& c_;
   const ModelWeights* host_;
+  Span experts_;
   uint64_t seed_;
   MemoryLedger& ledger_;
   cudaStream_t stream_;
@@ -236,12 +241,14 @@ std::string cuda_unsupported(const ModelConfig& c) {
   return "";
 }
 
-DeviceWeights upload_weights(const ModelWeights& host, MemoryLedger& ledger, cudaStream_t stream) {
-  return Builder(host.config, &host, 0, ledger, stream).build();
+DeviceWeights upload_weights(const ModelWeights& host, Span experts, MemoryLedger& ledger, cudaStream_t stream) {
+  if (experts.begin < 0 || experts.end > host.config.n_routed_experts || experts.size() < 0)
+    throw std::invalid_argument("upload_weights: expert range outside the model's experts");
+  return Builder(host.config, &host, experts, 0, ledger, stream).build();
 }
 
 DeviceWeights random_weights(const ModelConfig& config, uint64_t seed, MemoryLedger& ledger, cudaStream_t stream) {
-  return Builder(config, nullptr, seed, ledger, stream).build();
+  return Builder(config, nullptr, Span{0, config.n_routed_experts}, seed, ledger, stream).build();
 }
 
 }  // namespace nagent::engine::cuda

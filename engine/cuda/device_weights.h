@@ -1,6 +1,8 @@
 // A NemotronH model's weights resident on the GPU: every matrix in bf16 (F32/F16 checkpoints
 // are converted on upload), the per-channel vectors and the MoE router in fp32, each layer's
 // routed experts in one [E, rows, cols] block so kernels can index them by expert id.
+// Under expert parallelism a rank holds only its range of the routed experts (the block is then
+// [that many, rows, cols], indexed by local expert id).
 // Built from a checkpoint (streamed from the memory-mapped file through pinned staging buffers,
 // never a second full copy in host RAM) or filled with random values on the GPU for benchmark
 // shapes, where no checkpoint exists.
@@ -13,6 +15,7 @@
 #include "engine/cuda/gemm.h"
 #include "engine/model_config.h"
 #include "engine/model_weights.h"
+#include "engine/partition.h"
 
 namespace nagent::engine::cuda {
 
@@ -37,8 +40,8 @@ struct DeviceAttention {
 struct DeviceMoe {
   float* router = nullptr;           // [E, H] fp32
   float* correction_bias = nullptr;  // [E]
-  bf16* up = nullptr;                // [E, I, L]
-  bf16* down = nullptr;              // [E, L, I]
+  bf16* up = nullptr;                // [experts held, I, L]
+  bf16* down = nullptr;              // [experts held, L, I]
   bool has_shared = false;
   DeviceMlp shared;
   bool latent = false;
@@ -59,14 +62,17 @@ struct DeviceLayer {
 
 struct DeviceWeights {
   ModelConfig config;
+  Span experts;  // the routed experts held, of config.n_routed_experts (all of them on one GPU)
   DeviceMatrix embeddings, lm_head;
   float* norm_f = nullptr;
   std::vector<DeviceLayer> layers;
   std::vector<DeviceBuffer> buffers;  // owns every allocation above
 };
 
-// Uploads a loaded checkpoint. Allocations are charged to `ledger` by component.
-DeviceWeights upload_weights(const ModelWeights& host, MemoryLedger& ledger, cudaStream_t stream);
+// Uploads a loaded checkpoint ({0, n_routed_experts}: every expert), or a rank's shard of one
+// (shard_weights) with its routed experts `experts` (plan.experts; may be empty). A bias the host holds empty is absent (a row-parallel bias is
+// held by rank 0 only). Allocations are charged to `ledger` by component.
+DeviceWeights upload_weights(const ModelWeights& host, Span experts, MemoryLedger& ledger, cudaStream_t stream);
 // Random weights of the config's shapes, generated on the GPU (seeded, deterministic).
 DeviceWeights random_weights(const ModelConfig& config, uint64_t seed, MemoryLedger& ledger, cudaStream_t stream);
 

@@ -6,6 +6,7 @@
 
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/per_device_once.h"
 
 namespace nagent::engine::cuda {
 
@@ -71,11 +72,10 @@ __global__ void gemv_kernel(const bf16* W, int64_t N, int64_t K, const float* x,
 template <int T>
 void launch_gemv(const DeviceMatrix& W, const float* x, float* y, int64_t ldy, bool relu2, bool accumulate,
                  cudaStream_t stream) {
-  static const bool configured = [] {
+  static PerDeviceOnce configured;
+  configured.run([] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(gemv_kernel<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kMaxGemvSmem));
-    return true;
-  }();
-  (void)configured;
+  });
   // Enough resident warps to keep many 16-byte loads in flight; x is loaded once per block.
   const int blocks = static_cast<int>(std::min<int64_t>((W.rows + 7) / 8, 132 * 4));
   gemv_kernel<T><<<blocks, 256, T * W.cols * sizeof(float), stream>>>(W.data, W.rows, W.cols, x, y, ldy, relu2,

@@ -26,6 +26,7 @@
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/kernels.h"
+#include "engine/cuda/per_device_once.h"
 
 namespace nagent::engine::cuda {
 
@@ -656,18 +657,23 @@ void expert_group_mv(const bf16* W, int64_t expert_stride, const ExpertGroups& g
   }
   // Shared memory: the ring, then the activations of G slots (G as large as fits, at most
   // kRingSlots).
+  // The same on every GPU of the node (sm_count() assumes so too); the attributes are set on
+  // each device the first time it launches the kernel.
   static const int smem_max = [] {
     int dev = 0, optin = 0;
     NAGENT_CUDA_CHECK(cudaGetDevice(&dev));
     NAGENT_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     cudaFuncAttributes fa{};
     NAGENT_CUDA_CHECK(cudaFuncGetAttributes(&fa, group_mv_ring_kernel));
-    const int dyn = optin - static_cast<int>(fa.sharedSizeBytes);
-    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(group_mv_ring_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, dyn));
+    return optin - static_cast<int>(fa.sharedSizeBytes);
+  }();
+  static PerDeviceOnce configured;
+  configured.run([] {
+    NAGENT_CUDA_CHECK(
+        cudaFuncSetAttribute(group_mv_ring_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_max));
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(group_mv_ring_kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
                                            cudaSharedmemCarveoutMaxShared));
-    return dyn;
-  }();
+  });
   const int64_t per_slot = int64_t(a.K8) * 32;  // K fp32 activations
   const int G = static_cast<int>(std::min<int64_t>(kRingSlots, (smem_max - kRingSmem) / per_slot));
   if (G < 1) throw std::invalid_argument("expert_group_mv: K too large for the activations in shared memory");

@@ -179,9 +179,16 @@ void router_logits(const float* W, int64_t E, int64_t K, const float* x, int64_t
 
 // out[i, :] = bf16(x[rows[i], :]) for i < n (token permutation into expert order).
 void gather_rows_bf16(const float* x, int64_t L, const int32_t* rows, int64_t n, bf16* out, cudaStream_t stream);
-// out[t, :] = sum_j weights[t, j] * ys[row(t*k + j), :], row = slot_row ? slot_row[s] : s.
-void moe_combine(const float* ys, int64_t L, const int32_t* slot_row, const float* weights, int64_t T, int k,
-                 float* out, cudaStream_t stream);
+// out[t, :] = sum_j weights[t, j] * ys[row(t*k + j), :], row = slot_row ? slot_row[s] : s, over
+// the slots whose local_ids entry is not -1 (local_ids null: all of them).
+void moe_combine(const float* ys, int64_t L, const int32_t* slot_row, const int32_t* local_ids, const float* weights,
+                 int64_t T, int k, float* out, cudaStream_t stream);
+// Expert parallelism (one rank of several, engine/partition.h): ids [S] in place become local
+// expert indices, id - first where that is in [0, count), else -1 (another rank's expert).
+// expert_gemv writes no row for a slot of id -1 and moe_group puts it in no group (the
+// grouped and host-permuted paths then skip it); moe_combine then skips those slots, so their
+// rows may be left unwritten.
+void moe_localize(int32_t* ids, int64_t S, int first, int count, cudaStream_t stream);
 
 // --- sampling.cu ---
 // out[r] = argmax of logits row r (ties: lower id).

@@ -2,7 +2,9 @@
 // choice only, group-limited top-k; a warp per token), routed-expert GEMV for decode (expert ids read on the
 // device, no host round trip), the slots grouped by expert on the device (batched decode's
 // grouped expert products), token permutation into expert order for prefill's grouped GEMMs,
-// and the weighted combine.
+// the weighted combine, and the localisation of the routing to one rank's experts under expert
+// parallelism (slots of other ranks' experts get id -1, which the grouping, the slot GEMV and the
+// combine skip; the unsharded path never has one).
 #include <algorithm>
 #include <cmath>
 
@@ -113,6 +115,7 @@ __global__ void expert_gemv_kernel(const bf16* W, int64_t stride, const int32_t*
   const int64_t warps = int64_t(gridDim.x) * (blockDim.x >> 5);
   for (int64_t w = blockIdx.x * int64_t(blockDim.x >> 5) + (threadIdx.x >> 5); w < S * N; w += warps) {
     const int64_t s = w / N, n = w % N;
+    if (ids[s] < 0) continue;  // another rank's expert: no output row (the combine skips it)
     const bf16* row = W + ids[s] * stride + n * K;
     float acc = warp_sum(lane_dot_bf16(row, x + (s / x_div) * ldx, K, lane));
     if (relu2) {
@@ -135,7 +138,8 @@ __global__ void __launch_bounds__(32) group_kernel(const int32_t* ids, int64_t S
   for (int e = lane; e < E; e += 32) count[e] = 0;
   for (int64_t s = lane; s < S; s += 32) sid[s] = ids[s];
   __syncwarp();
-  for (int64_t s = lane; s < S; s += 32) atomicAdd(&count[sid[s]], 1);
+  for (int64_t s = lane; s < S; s += 32)
+    if (sid[s] >= 0) atomicAdd(&count[sid[s]], 1);  // -1: another rank's expert, in no group
   __syncwarp();
   const int per = (E + 31) / 32, e0 = min(E, lane * per), e1 = min(E, e0 + per);
   int run = 0, used = 0;
@@ -161,14 +165,14 @@ __global__ void __launch_bounds__(32) group_kernel(const int32_t* ids, int64_t S
     if (count[e] > 0) g.experts[used_before++] = e;
   }
   if (lane == 31) {
-    g.offsets[E] = run_before;  // = S
+    g.offsets[E] = run_before;  // = the slots with an expert here (S on one GPU)
     *g.n_experts = used_before;
   }
   __syncwarp();
   const unsigned lower = (1u << lane) - 1;
   for (int64_t base = 0; base < S; base += 32) {
     const int64_t s = base + lane;
-    const int e = s < S ? sid[s] : -1;  // lanes past S: a group of their own that writes nothing
+    const int e = s < S ? sid[s] : -1;  // lanes past S and remote slots: a group that writes nothing
     const unsigned same = __match_any_sync(0xffffffffu, e);
     if (e >= 0) g.slots[fill[e] + __popc(same & lower)] = static_cast<int32_t>(s);
     __syncwarp();
@@ -199,15 +203,17 @@ __global__ void gather_kernel(const float* x, int64_t L, const int32_t* rows, in
 }
 
 // Block per token (grid-stride), threads over columns as gather_kernel; the slots summed in
-// order j = 0..k-1 in both paths.
-__global__ void combine_kernel(const float* ys, int64_t L, const int32_t* slot_row, const float* weights, int64_t T,
-                               int k, float* out, bool vec) {
+// order j = 0..k-1 in both paths. local_ids (null on one GPU): slots whose id is -1 add nothing
+// (their ys rows were not written).
+__global__ void combine_kernel(const float* ys, int64_t L, const int32_t* slot_row, const int32_t* local_ids,
+                               const float* weights, int64_t T, int k, float* out, bool vec) {
   for (int64_t t = blockIdx.x; t < T; t += gridDim.x) {
     if (vec) {
       for (int64_t c = threadIdx.x; c < L / 4; c += blockDim.x) {
         float4 acc = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
         for (int j = 0; j < k; ++j) {
           const int64_t s = t * k + j;
+          if (local_ids && local_ids[s] < 0) continue;
           const float w = weights[s];
           const float4 y = reinterpret_cast<const float4*>(ys + (slot_row ? slot_row[s] : s) * L)[c];
           acc.x += w * y.x;
@@ -222,6 +228,7 @@ __global__ void combine_kernel(const float* ys, int64_t L, const int32_t* slot_r
         float acc = 0.0f;
         for (int j = 0; j < k; ++j) {
           const int64_t s = t * k + j;
+          if (local_ids && local_ids[s] < 0) continue;
           acc += weights[s] * ys[(slot_row ? slot_row[s] : s) * L + c];
         }
         out[t * L + c] = acc;
@@ -232,6 +239,13 @@ __global__ void combine_kernel(const float* ys, int64_t L, const int32_t* slot_r
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 int row_blocks(int64_t rows) { return static_cast<int>(std::min<int64_t>(rows, 65535)); }
+
+__global__ void localize_kernel(int32_t* ids, int64_t S, int first, int count) {
+  const int64_t s = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
+  if (s >= S) return;
+  const int local = ids[s] - first;
+  ids[s] = local >= 0 && local < count ? local : -1;
+}
 
 }  // namespace
 
@@ -267,11 +281,17 @@ void gather_rows_bf16(const float* x, int64_t L, const int32_t* rows, int64_t n,
   NAGENT_LAUNCH_CHECK();
 }
 
-void moe_combine(const float* ys, int64_t L, const int32_t* slot_row, const float* weights, int64_t T, int k,
-                 float* out, cudaStream_t stream) {
+void moe_combine(const float* ys, int64_t L, const int32_t* slot_row, const int32_t* local_ids, const float* weights,
+                 int64_t T, int k, float* out, cudaStream_t stream) {
   if (T == 0) return;
   const bool vec = L % 4 == 0 && aligned16(ys) && aligned16(out);
-  combine_kernel<<<row_blocks(T), 256, 0, stream>>>(ys, L, slot_row, weights, T, k, out, vec);
+  combine_kernel<<<row_blocks(T), 256, 0, stream>>>(ys, L, slot_row, local_ids, weights, T, k, out, vec);
+  NAGENT_LAUNCH_CHECK();
+}
+
+void moe_localize(int32_t* ids, int64_t S, int first, int count, cudaStream_t stream) {
+  if (S == 0) return;
+  localize_kernel<<<blocks_for(S, 256), 256, 0, stream>>>(ids, S, first, count);
   NAGENT_LAUNCH_CHECK();
 }
 

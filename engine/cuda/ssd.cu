@@ -14,6 +14,7 @@
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/kernels.h"
+#include "engine/cuda/per_device_once.h"
 
 namespace nagent::engine::cuda {
 
@@ -333,12 +334,11 @@ int64_t ssd_workspace_floats(int64_t T, int64_t Q, const MambaDims& d) {
 void ssd_chunked(const float* conv, const float* dt, const float* A, const float* D, int64_t T, int64_t Q,
                  const MambaDims& d, float* ssm, float* y, float* workspace, cudaStream_t stream) {
   if (T == 0) return;
-  static const bool configured = [] {
+  static PerDeviceOnce configured;
+  configured.run([] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(chunk_output_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                            kOutputSmemFloats * sizeof(float)));
-    return true;
-  }();
-  (void)configured;
+  });
   const int chunks = static_cast<int>((T + Q - 1) / Q);
   float* states = workspace;
   float* totals = workspace + int64_t(chunks) * d.heads * d.P * d.N;

@@ -18,12 +18,14 @@
 #include "engine/cpu_kernels.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_model.h"
+#include "engine/cuda/cuda_sharded.h"
 #include "engine/cuda/gemm.h"
 #include "engine/cuda/kernels.h"
 #if NAGENT_NCCL
 #include "engine/cuda/nccl/nccl_collective.h"
 #endif
 #include "engine/nemotronh.h"
+#include "engine/partition.h"
 #include "engine/safetensors.h"
 #include "engine/sampler.h"
 
@@ -423,7 +425,7 @@ void check_moe(cudaStream_t st, const ModelConfig& c, int T) {
   std::shuffle(perm.begin(), perm.end(), rng);
   Dev<float> dys(ys), dout(size_t(T) * L);
   Dev<int32_t> dperm(perm);
-  cu::moe_combine(dys.p(), L, dperm.p(), dw.p(), T, k, dout.p(), st);
+  cu::moe_combine(dys.p(), L, dperm.p(), nullptr, dw.p(), T, k, dout.p(), st);
   std::vector<float> cref(size_t(T) * L, 0.0f);
   for (int t = 0; t < T; ++t)
     for (int j = 0; j < k; ++j)
@@ -564,21 +566,22 @@ struct Reference {
 // Per-row errors (compare_rows: of two [rows, V] arrays; or one per session): a discrete
 // routing flip (a near-tie of router scores resolved differently under bf16 rounding) changes
 // one row a lot in these tiny random models, while a wrong kernel moves every row. So: the median row must be close and at most one row
-// in eight may be off by more than 0.1 (reported, with the worst row).
-void report_rows(const std::string& name, const std::vector<double>& e) {
+// in eight may be off by more than 0.1 (reported, with the worst row). tol: the median's bound.
+void report_rows(const std::string& name, const std::vector<double>& e, double tol = 3e-2) {
   std::vector<double> sorted = e;
   std::sort(sorted.begin(), sorted.end());
   const size_t off = std::count_if(e.begin(), e.end(), [](double x) { return !(x <= 0.1); });
   char tag[96];
   std::snprintf(tag, sizeof(tag), " (median row; worst %.2e, %zu/%zu rows > 0.1)", sorted.back(), off, e.size());
-  report(name + tag, off * 8 > e.size() ? INFINITY : sorted[sorted.size() / 2], 3e-2);
+  report(name + tag, off * 8 > e.size() ? INFINITY : sorted[sorted.size() / 2], tol);
 }
-void compare_rows(const std::string& name, const std::vector<float>& a, const std::vector<float>& b, int64_t V) {
+void compare_rows(const std::string& name, const std::vector<float>& a, const std::vector<float>& b, int64_t V,
+                  double tol = 3e-2) {
   std::vector<double> e;
   for (size_t r = 0; r * V < b.size(); ++r)
     e.push_back(rel(std::vector<float>(a.begin() + r * V, a.begin() + (r + 1) * V),
                     std::vector<float>(b.begin() + r * V, b.begin() + (r + 1) * V)));
-  report_rows(name, e);
+  report_rows(name, e, tol);
 }
 
 struct Logits {
@@ -666,6 +669,128 @@ void check_fixture(const std::string& dir, const std::string& name, DtClamp clam
   const auto slow = decode_run(gpu, prompt, ids, steps);
   gpu.set_fast_gemv(true);
   compare_rows(name + ": decode fast GEMV ~ older GEMV", graphed, slow, V);
+}
+
+// What the sharded checks compare, one labelled logit array each, from a model and a switch of
+// its GEMV kernels: the MoE paths under expert parallelism are all taken (prefill of 40 tokens:
+// slots grouped on the device; of 300: the host-side permutation; decode: grouped; decode with
+// the older GEMV kernels: the slot GEMV), then batched decode, and a host-form state restored.
+struct Outputs {
+  std::vector<std::string> labels;
+  std::vector<std::vector<float>> logits;
+  void add(const std::string& l, std::vector<float> v) {
+    labels.push_back(l);
+    logits.push_back(std::move(v));
+  }
+};
+
+Outputs sharded_outputs(LanguageModel& m, const std::function<void(bool)>& fast_gemv, const std::vector<int32_t>& prompt,
+                        const std::vector<int32_t>& ids, const ModelState& plain_host_state) {
+  const int64_t V = m.config().vocab_size;
+  Outputs o;
+  const std::vector<int32_t> first3(ids.begin(), ids.begin() + std::min<size_t>(3, ids.size()));
+  const Logits r = run_model(m, prompt, first3);
+  o.add("prefill 40 (grouped MoE)", r.prefill);
+  o.add("decode 3 after it", r.decode);
+  std::vector<int32_t> long_prompt(300);
+  for (size_t i = 0; i < long_prompt.size(); ++i) long_prompt[i] = static_cast<int32_t>((i * 37 + 11) % V);
+  ModelState s = m.new_state();
+  std::vector<float> long_logits(long_prompt.size() * V);
+  m.forward(s, long_prompt.data(), static_cast<int64_t>(long_prompt.size()), long_logits.data(), true);
+  o.add("prefill 300 (host-permuted MoE)", long_logits);
+  fast_gemv(false);
+  o.add("decode 8, older GEMV kernels (slot GEMV MoE)", decode_run(m, prompt, ids, 8));
+  fast_gemv(true);
+  // Three sequences of different lengths, three batched steps.
+  std::vector<ModelState> seqs;
+  for (int64_t len : {40, 17, 5}) {
+    seqs.push_back(m.new_state());
+    m.forward(seqs.back(), prompt.data(), len, nullptr, false);
+  }
+  std::vector<ModelState*> ptrs;
+  for (auto& q : seqs) ptrs.push_back(&q);
+  std::vector<float> batch_logits;
+  std::vector<float> step(3 * V);
+  for (int i = 0; i < 3; ++i) {
+    const int32_t toks[3] = {ids[i % ids.size()], ids[(i + 1) % ids.size()], ids[(i + 2) % ids.size()]};
+    m.decode_batch(ptrs.data(), toks, 3, step.data());
+    batch_logits.insert(batch_logits.end(), step.begin(), step.end());
+  }
+  o.add("decode_batch of 3, 3 steps", batch_logits);
+  // The unsharded model's host-form state after the prompt, continued here (split per rank).
+  ModelState restored = plain_host_state;
+  std::vector<float> next(V);
+  m.forward(restored, &ids[0], 1, next.data(), false);
+  o.add("unsharded host state restored, 1 step", next);
+  return o;
+}
+
+// The sharded CUDA model (engine/cuda/cuda_sharded.h) against the unsharded one on the GPU.
+// W = 1 must be bitwise equal (the same kernels on the same weights, no collective). W = 2 and
+// 4, where the machine has the GPUs and the config splits that way: the per-layer sums are
+// reassociated (NCCL's order) and the bf16 rounding of the next products' activations follows,
+// so rows are compared as compare_rows does (a routing near-tie may flip one row) with the
+// median row within 1e-2 (the GPU~CPU comparisons allow 3e-2: bf16 against fp32; this is bf16
+// against bf16). Then for W > 1: decode replayed as CUDA graphs with NCCL captured equals the
+// eager steps (1e-6: NCCL picks the same algorithm for the same size), and a state's host form
+// (unsharded layout) round-trips (restored continues as the device state, 1e-6, as
+// check_fixture's "host snapshot -> restore").
+void check_sharded(const std::string& dir, const std::string& name) {
+  const ModelWeights host = load_model_weights(dir + "/" + name);
+  const Reference ref{SafetensorsFile::open(dir + "/" + name + "/reference.safetensors")};
+  const auto prompt = ref.ids("prompt_ids"), ids = ref.ids("decode_ids");
+  const int64_t V = host.config.vocab_size;
+  cu::CudaOptions co;
+  cu::CudaNemotronH plain(host, co);
+  ModelState after_prompt = plain.new_state();
+  plain.forward(after_prompt, prompt.data(), static_cast<int64_t>(prompt.size()), nullptr, false);
+  const ModelState plain_host = plain.host_state(after_prompt);
+  const Outputs want = sharded_outputs(plain, [&](bool on) { plain.set_fast_gemv(on); }, prompt, ids, plain_host);
+  for (int W : {1, 2, 4}) {
+    const std::string tag = name + " sharded W=" + std::to_string(W);
+    if (cu::device_count() < W) {
+      std::printf("%-58s skipped: this machine has %d GPU%s\n", tag.c_str(), cu::device_count(),
+                  cu::device_count() == 1 ? "" : "s");
+      continue;
+    }
+    try {
+      for (int r = 0; r < W; ++r) plan_partition(host.config, W, r);
+    } catch (const PartitionError& e) {
+      std::printf("%-58s skipped: %s\n", tag.c_str(), e.what());
+      continue;
+    }
+    std::vector<int> devices;
+    for (int r = 0; r < W; ++r) devices.push_back(r);
+    cu::CudaShardedNemotronH sharded(host, devices, co);
+    const auto each_rank = [&](const std::function<void(cu::CudaNemotronH&)>& f) {
+      for (int r = 0; r < W; ++r) f(sharded.rank(r));
+    };
+    const Outputs got = sharded_outputs(
+        sharded, [&](bool on) { each_rank([&](cu::CudaNemotronH& m) { m.set_fast_gemv(on); }); }, prompt, ids,
+        plain_host);
+    for (size_t i = 0; i < want.logits.size(); ++i) {
+      if (W == 1) report(tag + " == unsharded, bitwise: " + want.labels[i], rel(got.logits[i], want.logits[i]), 0.0);
+      else compare_rows(tag + " ~ unsharded: " + want.labels[i], got.logits[i], want.logits[i], V, 1e-2);
+    }
+    if (W == 1) continue;
+    const int steps = 20;
+    each_rank([](cu::CudaNemotronH& m) { m.set_graphs(false); });
+    const auto eager = decode_run(sharded, prompt, ids, steps);
+    each_rank([](cu::CudaNemotronH& m) { m.set_graphs(true); });
+    const int64_t replays0 = sharded.rank(0).graph_replays();
+    const auto graphed = decode_run(sharded, prompt, ids, steps);
+    const int64_t replays = sharded.rank(0).graph_replays() - replays0;
+    report(tag + ": decode CUDA graph (NCCL captured) ~ eager (" + std::to_string(replays) + " replays of " +
+               std::to_string(steps) + ")",
+           replays < steps - 2 ? INFINITY : rel(graphed, eager), 1e-6);
+    ModelState s = sharded.new_state();
+    sharded.forward(s, prompt.data(), static_cast<int64_t>(prompt.size()), nullptr, false);
+    ModelState host_copy = sharded.host_state(s);
+    std::vector<float> x(V), y(V);
+    sharded.forward(s, &ids[0], 1, x.data(), false);
+    sharded.forward(host_copy, &ids[0], 1, y.data(), false);
+    report(tag + ": host state (unsharded layout) -> restore continues equally", rel(y, x), 1e-6);
+  }
 }
 
 int32_t argmax(const float* v, int64_t n) { return static_cast<int32_t>(std::max_element(v, v + n) - v); }
@@ -928,6 +1053,8 @@ int main(int argc, char** argv) {
     check_decode_batch(fixtures, "nano_bf16", DtClamp::kTimeStepLimit);
     check_decode_batch(fixtures, "super_fp32", DtClamp::kTimeStepLimit);
     check_decode_batch(fixtures, "dt_clamp_fp32", DtClamp::kTransformers);
+    for (const char* f : {"nano_bf16", "super_bf16", "nano_fp32", "super_fp32", "dt_clamp_fp32"})
+      check_sharded(fixtures, f);
   } catch (const std::exception& e) {
     std::printf("engine_cuda_check: %s\n", e.what());
     return 1;

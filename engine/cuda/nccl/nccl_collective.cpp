@@ -2,6 +2,7 @@
 
 #include <nccl.h>
 
+#include <atomic>
 #include <stdexcept>
 #include <string>
 
@@ -18,23 +19,25 @@ class NcclCollective : public Collective {
   NcclCollective(ncclComm_t comm, cudaStream_t stream, int world, int rank)
       : comm_(comm), stream_(stream), world_(world), rank_(rank) {}
   ~NcclCollective() override {
-    if (comm_) ncclCommDestroy(comm_);
+    if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommDestroy(c);
   }
   int world_size() const override { return world_; }
   int rank() const override { return rank_; }
   void all_reduce_sum(float* buf, int64_t n) override {
     if (world_ == 1 || n == 0) return;  // one GPU: nothing to reduce, nothing launched
-    if (!comm_) throw std::runtime_error("all_reduce_sum: the NCCL communicator was aborted");
-    nccl_check(ncclAllReduce(buf, buf, static_cast<size_t>(n), ncclFloat32, ncclSum, comm_, stream_), "ncclAllReduce");
+    ncclComm_t c = comm_.load();
+    if (!c) throw std::runtime_error("all_reduce_sum: the NCCL communicator was aborted");
+    nccl_check(ncclAllReduce(buf, buf, static_cast<size_t>(n), ncclFloat32, ncclSum, c, stream_), "ncclAllReduce");
   }
-  // Ranks blocked in a collective whose peer failed are released by aborting the communicator.
+  // Ranks blocked in a collective whose peer failed are released by aborting the communicator;
+  // any thread may call it, more than once (the sharded model aborts every rank's from the
+  // failing rank's thread).
   void abort() override {
-    if (comm_) ncclCommAbort(comm_);
-    comm_ = nullptr;
+    if (ncclComm_t c = comm_.exchange(nullptr)) ncclCommAbort(c);
   }
 
  private:
-  ncclComm_t comm_;
+  std::atomic<ncclComm_t> comm_;
   cudaStream_t stream_;
   int world_, rank_;
 };

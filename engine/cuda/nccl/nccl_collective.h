@@ -1,7 +1,7 @@
 // The NCCL implementation of engine/partition.h's Collective: one communicator per GPU of one
 // process (one host thread per GPU), all_reduce_sum on device buffers, enqueued on the rank's
 // stream like the CUDA engine's kernels. Built only when CMake finds NCCL next to the CUDA
-// toolkit (NAGENT_NCCL=1). Compiled, not yet run on several GPUs.
+// toolkit (NAGENT_NCCL=1). Used by engine/cuda/cuda_sharded.h; not yet run on several GPUs.
 #pragma once
 
 #include <cuda_runtime.h>
