@@ -6,8 +6,6 @@
 // (attention_decode: attention_decode.cu.)
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <string>
 
 #include "engine/cuda/attention_kv.cuh"
 #include "engine/cuda/cuda_check.h"
@@ -273,147 +271,6 @@ void launch_mma_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv,
       q, T, pos, Hq, Hkv, kv, scale, out);
 }
 
-// Tensor-core prefill (head_dim a multiple of 16): block (tile of kMmaQueries queries, head h),
-// kPrefillWarps warps of 16 query rows each; keys in tiles of kPrefillKeys by cp.async, double-
-// buffered, up to the last key the block's last query sees. Per warp and key tile: S = Q K^T
-// (rows g, g + 8 of the warp; 8 n8 tiles of keys), causal mask, online softmax, then O += P V
-// with P's accumulators reused as the A fragments (mma.cuh). Queries and softmax weights as bf16
-// hi + lo pairs, as in the decode kernel.
-
-__device__ __forceinline__ void issue_prefill_tile_old(const KvView& kv, int64_t j0, int64_t end, int kvh, int hd,
-                                                   bf16* ks, bf16* vs) {
-  const int vecs = hd / 8, per_kind = kPrefillKeys * vecs, ld = hd + 8;
-  for (int it = threadIdx.x; it < 2 * per_kind; it += blockDim.x) {
-    const int which = it / per_kind, rem = it % per_kind, jj = rem / vecs, vec = rem % vecs;
-    const int64_t j = j0 + jj;
-    const bool valid = j < end;
-    const bf16* src = valid ? kv_row(kv, j, which) + kvh * hd + vec * 8 : kv.pool;
-    cp_async16((which ? vs : ks) + jj * ld + vec * 8, src, valid);
-  }
-}
-
-__global__ void __launch_bounds__(kPrefillWarps * 32) mma_prefill_kernel_old(const float* q, int64_t T, int64_t pos,
-                                                                          int Hq, int Hkv, int hd, KvView kv,
-                                                                          float scale, float* out) {
-  const int h = blockIdx.y, kvh = h / (Hq / Hkv), ld = hd + 8;
-  const int64_t t0 = int64_t(blockIdx.x) * kMmaQueries;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, tig = lane & 3;
-  extern __shared__ __align__(16) unsigned char smem_raw[];
-  bf16* q_hi = reinterpret_cast<bf16*>(smem_raw);  // [kMmaQueries][ld]
-  bf16* q_lo = q_hi + kMmaQueries * ld;
-  bf16* kv_buf = q_lo + kMmaQueries * ld;          // [2 buffers][K, V][kPrefillKeys][ld]
-  auto k_tile = [&](int b) { return kv_buf + (2 * b) * kPrefillKeys * ld; };
-  auto v_tile = [&](int b) { return kv_buf + (2 * b + 1) * kPrefillKeys * ld; };
-
-  const int64_t end = pos + min64(T, t0 + kMmaQueries);  // keys of the block's last query: [0, end)
-  const int tiles = static_cast<int>((end + kPrefillKeys - 1) / kPrefillKeys);
-  issue_prefill_tile_old(kv, 0, end, kvh, hd, k_tile(0), v_tile(0));
-  cp_async_commit();
-  for (int i = threadIdx.x; i < kMmaQueries * hd; i += blockDim.x) {
-    const int r = i / hd, e = i % hd;
-    const int64_t t = t0 + r;
-    const float x = t < T ? q[t * Hq * hd + h * hd + e] * scale : 0.0f;
-    const bf16 hi = __float2bfloat16(x);
-    q_hi[r * ld + e] = hi;
-    q_lo[r * ld + e] = __float2bfloat16(x - __bfloat162float(hi));
-  }
-  // The last key rows g and g + 8 of this warp see (rows past T: key 0 only, never written).
-  const int rg = warp * 16 + g;
-  const int64_t limit_g = pos + (t0 + rg < T ? t0 + rg : 0);
-  const int64_t limit_g8 = pos + (t0 + rg + 8 < T ? t0 + rg + 8 : 0);
-  const int64_t warp_limit = pos + min64(T - 1, t0 + warp * 16 + 15);
-
-  constexpr int kMaxN8 = kMaxHeadDim / 8;
-  float o[kMaxN8][4];
-#pragma unroll
-  for (int n = 0; n < kMaxN8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-  OnlineSoftmax sm;  // rows g and g + 8
-  const int ksteps = hd / 16, n8s = hd / 8;
-
-  for (int t = 0; t < tiles; ++t) {
-    const int b = t & 1;
-    if (t + 1 < tiles) {
-      issue_prefill_tile_old(kv, int64_t(t + 1) * kPrefillKeys, end, kvh, hd, k_tile(b ^ 1), v_tile(b ^ 1));
-      cp_async_commit();
-      cp_async_wait<1>();
-    } else {
-      cp_async_wait<0>();
-    }
-    __syncthreads();
-    const int64_t j0 = int64_t(t) * kPrefillKeys;
-    if (j0 <= warp_limit) {  // else every key of the tile is in this warp's future
-      const bf16* ks = k_tile(b);
-      const bf16* vs = v_tile(b);
-      float s[kPrefillKeys / 8][4];
-#pragma unroll
-      for (int nt = 0; nt < kPrefillKeys / 8; ++nt) s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
-#pragma unroll 2
-      for (int kk = 0; kk < ksteps; ++kk) {
-        const int c = kk * 16 + 2 * tig;
-        const uint32_t ah[4] = {ld_pair(q_hi + rg * ld + c), ld_pair(q_hi + (rg + 8) * ld + c),
-                                ld_pair(q_hi + rg * ld + c + 8), ld_pair(q_hi + (rg + 8) * ld + c + 8)};
-        const uint32_t al[4] = {ld_pair(q_lo + rg * ld + c), ld_pair(q_lo + (rg + 8) * ld + c),
-                                ld_pair(q_lo + rg * ld + c + 8), ld_pair(q_lo + (rg + 8) * ld + c + 8)};
-#pragma unroll
-        for (int nt = 0; nt < kPrefillKeys / 8; ++nt) {
-          const bf16* kr = ks + (nt * 8 + g) * ld + c;
-          const uint32_t b0 = ld_pair(kr), b1 = ld_pair(kr + 8);
-          mma_16816(s[nt], ah, b0, b1);
-          mma_16816(s[nt], al, b0, b1);
-        }
-      }
-#pragma unroll
-      for (int nt = 0; nt < kPrefillKeys / 8; ++nt)
-#pragma unroll
-        for (int c = 0; c < 2; ++c) {
-          const int64_t j = j0 + nt * 8 + 2 * tig + c;
-          if (j > limit_g) s[nt][c] = -INFINITY;
-          if (j > limit_g8) s[nt][2 + c] = -INFINITY;
-        }
-      const float2 alpha = sm.update(s);
-#pragma unroll
-      for (int n = 0; n < kMaxN8; ++n) {
-        if (n >= n8s) break;
-        scale_rows(o[n], alpha);
-      }
-      // O += P V over the tile, 16 keys (one k16 step) at a time.
-#pragma unroll
-      for (int c = 0; c < kPrefillKeys / 16; ++c) {
-        uint32_t ph[4], pl[4];
-        split_pair(s[2 * c][0], s[2 * c][1], ph[0], pl[0]);
-        split_pair(s[2 * c][2], s[2 * c][3], ph[1], pl[1]);
-        split_pair(s[2 * c + 1][0], s[2 * c + 1][1], ph[2], pl[2]);
-        split_pair(s[2 * c + 1][2], s[2 * c + 1][3], ph[3], pl[3]);
-        const bf16* vk = vs + (16 * c) * ld;
-#pragma unroll
-        for (int n = 0; n < kMaxN8; ++n) {
-          if (n >= n8s) break;
-          const bf16* vc = vk + 8 * n + g;
-          const uint32_t b0 = pack_bf16(vc[(2 * tig) * ld], vc[(2 * tig + 1) * ld]);
-          const uint32_t b1 = pack_bf16(vc[(2 * tig + 8) * ld], vc[(2 * tig + 9) * ld]);
-          mma_16816(o[n], ph, b0, b1);
-          mma_16816(o[n], pl, b0, b1);
-        }
-      }
-    }
-    __syncthreads();  // buffer b is read by every warp before tile t + 2 overwrites it
-  }
-  const float inv_g = 1.0f / sm.l_g, inv_g8 = 1.0f / sm.l_g8;
-  const int64_t tg = t0 + rg, tg8 = tg + 8;
-#pragma unroll
-  for (int n = 0; n < kMaxN8; ++n) {
-    if (n >= n8s) break;
-    const int e = 8 * n + 2 * tig;
-    if (tg < T) {
-      out[tg * Hq * hd + h * hd + e] = o[n][0] * inv_g;
-      out[tg * Hq * hd + h * hd + e + 1] = o[n][1] * inv_g;
-    }
-    if (tg8 < T) {
-      out[tg8 * Hq * hd + h * hd + e] = o[n][2] * inv_g8;
-      out[tg8 * Hq * hd + h * hd + e + 1] = o[n][3] * inv_g8;
-    }
-  }
-}
 }  // namespace
 
 void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvView& kv, cudaStream_t stream,
@@ -426,31 +283,13 @@ void kv_append(const float* k, const float* v, int64_t T, int64_t pos, const KvV
 void attention_prefill(const float* q, int64_t T, int64_t pos, int Hq, int Hkv, int hd, const KvView& kv, float* out,
                        cudaStream_t stream) {
   if (T == 0) return;
-  static PerDeviceOnce configured;  // SIMT: 54 KB at hd 128; tensor cores: 104 KB
+  static PerDeviceOnce configured;  // SIMT: 54 KB at hd 128
   configured.run([] {
     NAGENT_CUDA_CHECK(cudaFuncSetAttribute(prefill_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, 100 * 1024));
-    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(mma_prefill_kernel_old, cudaFuncAttributeMaxDynamicSharedMemorySize, 112 * 1024));
   });
   const float scale = 1.0f / std::sqrt(float(hd));
-  static const bool old = [] {  // temporary A/B switch
-    const char* e = std::getenv("NAGENT_CUDA_PREFILL_ATT");
-    return e && std::string(e) == "old";
-  }();
-  if (hd % 16 == 0 && old) {
-    const size_t smem = size_t(2 * kMmaQueries + 4 * kPrefillKeys) * (hd + 8) * sizeof(bf16);
-    mma_prefill_kernel_old<<<dim3(blocks_for(T, kMmaQueries), Hq), kPrefillWarps * 32, smem, stream>>>(
-        q, T, pos, Hq, Hkv, hd, kv, scale, out);
-  } else if (hd % 16 == 0 && hd <= kMaxHeadDim) {
-    switch (hd) {
-      case 16: launch_mma_prefill<16>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
-      case 32: launch_mma_prefill<32>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
-      case 48: launch_mma_prefill<48>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
-      case 64: launch_mma_prefill<64>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
-      case 80: launch_mma_prefill<80>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
-      case 96: launch_mma_prefill<96>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
-      case 112: launch_mma_prefill<112>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
-      default: launch_mma_prefill<128>(q, T, pos, Hq, Hkv, kv, scale, out, stream); break;
-    }
+  if (hd % 16 == 0 && hd <= kMaxHeadDim) {
+    with_mma_head_dim(hd, [&](auto HD) { launch_mma_prefill<HD.value>(q, T, pos, Hq, Hkv, kv, scale, out, stream); });
   } else {
     const size_t smem = (3 * kTile * (hd + 1) + kTile * (kTile + 1)) * sizeof(float);
     prefill_kernel<<<dim3(blocks_for(T, kTile), Hq), 128, smem, stream>>>(q, T, pos, Hq, Hkv, hd, kv, scale, out);

@@ -218,7 +218,8 @@ __global__ void __launch_bounds__(kDecodeThreads, 3) decode_kernel(const float* 
 // of every tile with its own online softmax (m, l and O[16][hd] in registers: the mma
 // accumulator layout, rows g = lane / 4 and g + 8, columns 2 (lane % 4) + {0, 1} of each n8
 // tile), and the warps' results are merged at the end into the split's partial:
-// [rows][Hq][gridDim.y][hd + 4] as decode_kernel writes it.
+// [rows][Hq][gridDim.y][hd + 4] as decode_kernel writes it. Operand fragments by ldmatrix (V
+// transposed on the way), the K/V tile copies unrolled at compile time (issue_kv_tile).
 template <int HD>
 __global__ void __launch_bounds__(kMmaWarps * 32) mma_decode_kernel(const float* q, DecodeSeqs seqs, int Hq,
                                                                      int Hkv, KvView kv, float scale,
@@ -442,16 +443,9 @@ void attention_decode(const float* q, int64_t rows, const DecodeSeqs& seqs, int 
   int tile = kSimtTile;
   if (use_mma(rep, hd)) {
     tile = kMmaTile;
-    switch (hd) {
-      case 16: launch_mma_decode<16>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
-      case 32: launch_mma_decode<32>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
-      case 48: launch_mma_decode<48>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
-      case 64: launch_mma_decode<64>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
-      case 80: launch_mma_decode<80>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
-      case 96: launch_mma_decode<96>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
-      case 112: launch_mma_decode<112>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
-      default: launch_mma_decode<128>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream); break;
-    }
+    with_mma_head_dim(hd, [&](auto HD) {
+      launch_mma_decode<HD.value>(grid, q, seqs, Hq, Hkv, kv, scale, workspace, stream);
+    });
   } else {
     const size_t smem = (size_t(rep) * hd + 2 * kSimtTile * (hd + 4)) * sizeof(float);
     decode_kernel<<<grid, kDecodeThreads, smem, stream>>>(q, seqs, Hq, Hkv, hd, kv, scale, workspace);

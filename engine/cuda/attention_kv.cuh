@@ -1,6 +1,9 @@
 // The paged KV cache as the attention kernels address it (attention.cu, attention_decode.cu).
 #pragma once
 
+#include <stdexcept>
+#include <type_traits>
+
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/mma.cuh"
 
@@ -35,6 +38,24 @@ __device__ __forceinline__ void issue_kv_tile(const KvView& kv, int64_t j0, int6
     const bf16* v_src = valid ? k_src + int64_t(kv.page_size) * kv.kvd : kv.pool;  // kv_row(kv, j, 1)
     cp_async16(ks + jj * kLd + vec * 8, k_src, valid);
     cp_async16(vs + jj * kLd + vec * 8, v_src, valid);
+  }
+}
+
+// Calls f(std::integral_constant<int, HD>{}) for head_dim hd, a multiple of 16 up to
+// kMaxHeadDim (the tensor-core kernels take HD as a template parameter, so their tile loops
+// and fragment arrays are sized at compile time).
+template <typename F>
+void with_mma_head_dim(int hd, F&& f) {
+  switch (hd) {
+    case 16: f(std::integral_constant<int, 16>{}); break;
+    case 32: f(std::integral_constant<int, 32>{}); break;
+    case 48: f(std::integral_constant<int, 48>{}); break;
+    case 64: f(std::integral_constant<int, 64>{}); break;
+    case 80: f(std::integral_constant<int, 80>{}); break;
+    case 96: f(std::integral_constant<int, 96>{}); break;
+    case 112: f(std::integral_constant<int, 112>{}); break;
+    case 128: f(std::integral_constant<int, 128>{}); break;
+    default: throw std::invalid_argument("attention: tensor-core head_dim must be a multiple of 16 up to 128");
   }
 }
 

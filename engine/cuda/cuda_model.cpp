@@ -585,8 +585,8 @@ void CudaNemotronH::moe_layer(size_t l, const float* x, int64_t T, float* out) {
     int32_t* gbuf = ws_->groups.get<int32_t>(2 * E + 2 + S);
     const ExpertGroups g{gbuf, gbuf + E + 1, gbuf + E + 1 + S, gbuf + 2 * E + 1 + S};
     moe_group(ids, S, static_cast<int>(E), g, stream_);
-    expert_group_mv(m.up, I * L, g, S, static_cast<int>(E), xin, L, k, L, I, true, hs, stream_);
-    expert_group_mv(m.down, I * L, g, S, static_cast<int>(E), hs, I, 1, I, L, false, ys, stream_);
+    expert_group_mv(m.up, I * L, g, S, xin, L, k, L, I, true, hs, stream_);
+    expert_group_mv(m.down, I * L, g, S, hs, I, 1, I, L, false, ys, stream_);
     moe_combine(ys, L, nullptr, local_ids, wts, T, k, routed, stream_);
   } else {
     // Counting sort of the (token, expert) slots by expert: perm[row] = token of the slot placed

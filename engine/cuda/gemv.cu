@@ -80,21 +80,6 @@ __device__ __forceinline__ float row_share(const bf16* w, const float* x, int K8
 }
 
 std::atomic<int> pdl_mode{-1};  // -1: not read from the environment yet
-// Temporary, for the A/B benchmark of the grouped-expert kernels: 1 = NAGENT_CUDA_GROUP_MV=old
-// (group_mv_kernel), 0 = group_mv_ring_kernel; -1: not read from the environment yet.
-std::atomic<int> group_mv_mode{-1};
-
-bool group_mv_old() {
-  int m = group_mv_mode.load();
-  if (m < 0) {
-    const char* e = std::getenv("NAGENT_CUDA_GROUP_MV");
-    m = e && std::string(e) == "old" ? 1 : 0;
-    int expected = -1;
-    if (!group_mv_mode.compare_exchange_strong(expected, m)) m = expected;
-  }
-  return m == 1;
-}
-
 __device__ __forceinline__ void wait_for_previous_kernel() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
@@ -220,15 +205,7 @@ void launch_mv(const MvArgs& a, cudaStream_t stream) {
   NAGENT_LAUNCH_CHECK();
 }
 
-// Grouped experts: block (tile of kGroupRows output rows, expert index i): expert e =
-// experts[i] with m slots; warp w takes rows tile*kGroupRows + w*kRowsPerWarp.., so each lane
-// streams kRowsPerWarp weight rows at once and every activation chunk it loads serves all of
-// them (keeping the L1 traffic for the m activation rows below the weight stream's). The slots
-// go kGroupSlots at a time; an expert with more reads its rows again (rare in decode).
-constexpr int kRowsPerWarp = 4;
-constexpr int kGroupRows = (kThreads / 32) * kRowsPerWarp;
-constexpr int kGroupSlots = 8;
-
+// The grouped experts' arguments (expert_group_mv).
 struct GroupArgs {
   const bf16* W;
   int64_t stride;
@@ -242,64 +219,7 @@ struct GroupArgs {
   bool relu2;
 };
 
-__global__ void __launch_bounds__(kThreads) group_mv_kernel(GroupArgs a) {
-  if (int(blockIdx.y) >= *a.g.n_experts) return;
-  const int e = a.g.experts[blockIdx.y];
-  const int first = a.g.offsets[e], m = a.g.offsets[e + 1] - first;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t n0 = int64_t(blockIdx.x) * kGroupRows + int64_t(warp) * kRowsPerWarp;
-  if (n0 >= a.N) return;
-  const int64_t K = int64_t(a.K8) * 8;
-  const uint4* w8[kRowsPerWarp];
-#pragma unroll
-  for (int r = 0; r < kRowsPerWarp; ++r)  // rows past N read row N-1 again and are not written
-    w8[r] = reinterpret_cast<const uint4*>(a.W + int64_t(e) * a.stride + min64(n0 + r, a.N - 1) * K);
-  for (int j0 = 0; j0 < m; j0 += kGroupSlots) {
-    const int mj = min(kGroupSlots, m - j0);
-    int slot[kGroupSlots];
-    const float4* x4[kGroupSlots];
-#pragma unroll
-    for (int j = 0; j < kGroupSlots; ++j) {
-      slot[j] = a.g.slots[first + j0 + min(j, mj - 1)];
-      x4[j] = reinterpret_cast<const float4*>(a.x + int64_t(slot[j] / a.x_div) * a.ldx);
-    }
-    float acc[kRowsPerWarp][kGroupSlots];
-#pragma unroll
-    for (int r = 0; r < kRowsPerWarp; ++r)
-#pragma unroll
-      for (int j = 0; j < kGroupSlots; ++j) acc[r][j] = 0.0f;
-#pragma unroll 2
-    for (int i = lane; i < a.K8; i += 32) {
-      uint4 w[kRowsPerWarp];
-#pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) w[r] = ld_stream(w8[r] + i);
-#pragma unroll
-      for (int j = 0; j < kGroupSlots; ++j) {
-        if (j < mj) {
-          const float4 xa = __ldg(x4[j] + 2 * i), xb = __ldg(x4[j] + 2 * i + 1);
-#pragma unroll
-          for (int r = 0; r < kRowsPerWarp; ++r) acc[r][j] = dot8(w[r], xa, xb, acc[r][j]);
-        }
-      }
-    }
-#pragma unroll
-    for (int j = 0; j < kGroupSlots; ++j) {
-      if (j >= mj) break;
-#pragma unroll
-      for (int r = 0; r < kRowsPerWarp; ++r) {
-        float v = warp_sum(acc[r][j]);
-        if (a.relu2) {
-          v = fmaxf(v, 0.0f);
-          v *= v;
-        }
-        if (lane == 0 && n0 + r < a.N) a.y[int64_t(slot[j]) * a.N + n0 + r] = v;
-      }
-    }
-  }
-}
-
-// Grouped experts, the default kernel (group_mv_kernel above: NAGENT_CUDA_GROUP_MV=old, kept for
-// now for an A/B benchmark; temporary). One persistent block of kRingWarps warps per SM. The
+// Grouped experts (batched decode): one persistent block of kRingWarps warps per SM. The
 // work is a list of units (expert, pass over up to G of its slots, tile of kRingTile output
 // rows), in the order of g.experts, then pass, then tile; block b takes the b-th of gridDim.x
 // equal runs of it (every unit reads the same weight bytes; an expert with more than G slots
@@ -315,18 +235,14 @@ __global__ void __launch_bounds__(kThreads) group_mv_kernel(GroupArgs a) {
 // when its run reaches a new pass (between two block barriers, a few times per run), so that
 // the arithmetic never waits on the L2 for them. Each activation chunk read serves the warp's
 // kRingRows rows; the unit's slot count picks code with all loads of a step before its
-// arithmetic. The sums run in group_mv_kernel's order (the results are the same bits).
-#ifndef RING_W
-#define RING_W 8
-#define RING_R 8
-#define RING_NS 4
-#endif
-constexpr int kRingWarps = RING_W;
+// arithmetic. Each sum runs over the row's chunks in order, eight products per chunk in dot8's
+// order (a slot's result does not depend on which other slots share its pass).
+constexpr int kRingWarps = 8;
 constexpr int kRingThreads = kRingWarps * 32;
-constexpr int kRingRows = RING_R;  // per warp
+constexpr int kRingRows = 8;  // per warp
 constexpr int kRingTile = kRingWarps * kRingRows;
 constexpr int kRingChunks = 32;  // per row and step: one per lane
-constexpr int kRingStages = RING_NS;
+constexpr int kRingStages = 4;
 constexpr int kRingSlots = 8;
 constexpr int kRingStep = kRingRows * kRingChunks;                     // uint4 per warp and step
 constexpr int kRingSmem = kRingWarps * kRingStages * kRingStep * 16;  // 128 KiB, then the activations
@@ -435,7 +351,7 @@ __device__ __forceinline__ void ring_slots(const uint4* w8, const float4* xs, in
 }
 
 // G: slots per pass, 1..kRingSlots; dynamic shared memory kRingSmem + G * K8 * 32 bytes.
-__global__ void __launch_bounds__(kRingThreads, 1) group_mv_ring_kernel(GroupArgs a, int G) {
+__global__ void __launch_bounds__(kRingThreads, 1) group_mv_kernel(GroupArgs a, int G) {
   extern __shared__ uint4 ring[];  // [warp][stage][row][chunk], then the activations
   float4* xs = reinterpret_cast<float4*>(ring + kRingWarps * kRingStages * kRingStep);
   __shared__ int warp_pairs[kRingWarps];
@@ -644,17 +560,10 @@ void expert_mv_combine(const bf16* W, int64_t expert_stride, const int32_t* ids,
   launch_mv<true>(a, stream);
 }
 
-void expert_group_mv(const bf16* W, int64_t expert_stride, const ExpertGroups& g, int64_t S, int E, const float* x,
+void expert_group_mv(const bf16* W, int64_t expert_stride, const ExpertGroups& g, int64_t S, const float* x,
                      int64_t ldx, int x_div, int64_t K, int64_t N, bool relu2, float* y, cudaStream_t stream) {
   if (S == 0 || N == 0) return;
   const GroupArgs a{W, expert_stride, g, x, ldx, x_div, N, static_cast<int>(K / 8), y, relu2};
-  if (group_mv_old()) {  // temporary, for the A/B benchmark
-    const dim3 grid(static_cast<unsigned>((N + kGroupRows - 1) / kGroupRows),
-                    static_cast<unsigned>(std::min<int64_t>(E, S)));
-    group_mv_kernel<<<grid, kThreads, 0, stream>>>(a);
-    NAGENT_LAUNCH_CHECK();
-    return;
-  }
   // Shared memory: the ring, then the activations of G slots (G as large as fits, at most
   // kRingSlots).
   // The same on every GPU of the node (sm_count() assumes so too); the attributes are set on
@@ -664,21 +573,21 @@ void expert_group_mv(const bf16* W, int64_t expert_stride, const ExpertGroups& g
     NAGENT_CUDA_CHECK(cudaGetDevice(&dev));
     NAGENT_CUDA_CHECK(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
     cudaFuncAttributes fa{};
-    NAGENT_CUDA_CHECK(cudaFuncGetAttributes(&fa, group_mv_ring_kernel));
+    NAGENT_CUDA_CHECK(cudaFuncGetAttributes(&fa, group_mv_kernel));
     return optin - static_cast<int>(fa.sharedSizeBytes);
   }();
   static PerDeviceOnce configured;
   configured.run([] {
     NAGENT_CUDA_CHECK(
-        cudaFuncSetAttribute(group_mv_ring_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_max));
-    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(group_mv_ring_kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
+        cudaFuncSetAttribute(group_mv_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem_max));
+    NAGENT_CUDA_CHECK(cudaFuncSetAttribute(group_mv_kernel, cudaFuncAttributePreferredSharedMemoryCarveout,
                                            cudaSharedmemCarveoutMaxShared));
   });
   const int64_t per_slot = int64_t(a.K8) * 32;  // K fp32 activations
   const int G = static_cast<int>(std::min<int64_t>(kRingSlots, (smem_max - kRingSmem) / per_slot));
   if (G < 1) throw std::invalid_argument("expert_group_mv: K too large for the activations in shared memory");
   const size_t smem = size_t(kRingSmem) + size_t(G) * size_t(per_slot);
-  group_mv_ring_kernel<<<sm_count(), kRingThreads, smem, stream>>>(a, G);
+  group_mv_kernel<<<sm_count(), kRingThreads, smem, stream>>>(a, G);
   NAGENT_LAUNCH_CHECK();
 }
 

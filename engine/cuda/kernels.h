@@ -169,9 +169,10 @@ void expert_mv_combine(const bf16* W, int64_t expert_stride, const int32_t* ids,
                        int k, const float* h, int64_t ldh, int64_t K, int64_t N, float* out, cudaStream_t stream);
 // Routed experts of grouped slots (moe_group): y[s, :] = act(W_e x_{s / x_div}) for every slot s
 // of every expert e, each expert's rows read once for all its slots (batched decode, where most
-// experts serve a few tokens each). The grid is fixed by S and E (blocks past *n_experts return).
-// Needs mv_supported(W, K, x, ldx).
-void expert_group_mv(const bf16* W, int64_t expert_stride, const ExpertGroups& g, int64_t S, int E, const float* x,
+// experts serve a few tokens each). One persistent block per SM whatever the routing, so a
+// captured graph serves any. Needs mv_supported(W, K, x, ldx) and K up to about 3000 (eight
+// slots' activations in shared memory; fewer slots per pass beyond, invalid_argument past about 25000).
+void expert_group_mv(const bf16* W, int64_t expert_stride, const ExpertGroups& g, int64_t S, const float* x,
                      int64_t ldx, int x_div, int64_t K, int64_t N, bool relu2, float* y, cudaStream_t stream);
 // fp32 router for a few tokens: logits[t, e] = sum_k W[e, k] x[t, k] (fp32 weights [E, K]).
 void router_logits(const float* W, int64_t E, int64_t K, const float* x, int64_t T, float* logits,

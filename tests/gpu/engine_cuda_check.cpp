@@ -478,7 +478,7 @@ void check_grouped_experts(cudaStream_t st, int E, int k, int T, int hot, int64_
     const int rows = x_div == k ? T : S;
     const auto x = randn(size_t(rows) * K);
     Dev<float> dx(x), dy(size_t(S) * N);
-    cu::expert_group_mv(reinterpret_cast<cu::bf16*>(dW.p()), N * K, g, S, E, dx.p(), K, x_div, K, N, x_div == k,
+    cu::expert_group_mv(reinterpret_cast<cu::bf16*>(dW.p()), N * K, g, S, dx.p(), K, x_div, K, N, x_div == k,
                         dy.p(), st);
     std::vector<float> ref(size_t(S) * N);
     for (int s = 0; s < S; ++s)
