@@ -1,8 +1,6 @@
 // Mamba-2's causal depthwise conv1d with SiLU, over the carried conv state and the new xBC
 // rows, for prefill (T tokens) and the decode step (one token of each of one or more sequences);
 // then the conv state update. Also dt = softplus(dt_raw + dt_bias), clamped.
-#include <stdexcept>
-
 #include "engine/cuda/common.cuh"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/kernels.h"
@@ -17,33 +15,14 @@ __device__ __forceinline__ float conv_input(const float* zx, const float* state,
   return i < d.K - 1 ? state[i * d.conv_dim + ch] : zx[(i - (d.K - 1)) * d.in_out + d.d_inner + ch];
 }
 
-// Prefill: thread (channel ch, run blockIdx.y) computes kConvRun consecutive tokens from one
-// register window of their kConvRun + K - 1 inputs (each input read once, not K times), with
-// conv_dt_step_kernel's float operations.
-constexpr int kConvRun = 8;
-constexpr int kMaxConvK = 8;
-
 __global__ void conv_kernel(const float* zx, int64_t T, MambaDims d, const float* state, const float* w,
                             const float* b, float* out) {
   const int ch = blockIdx.x * blockDim.x + threadIdx.x;
-  const int64_t t0 = int64_t(blockIdx.y) * kConvRun;
+  const int64_t t = blockIdx.y;
   if (ch >= d.conv_dim) return;
-  float wk[kMaxConvK], in[kConvRun + kMaxConvK - 1];
-#pragma unroll
-  for (int k = 0; k < kMaxConvK; ++k) wk[k] = k < d.K ? w[k * d.conv_dim + ch] : 0.0f;
-#pragma unroll
-  for (int i = 0; i < kConvRun + kMaxConvK - 1; ++i)
-    in[i] = i < kConvRun + d.K - 1 && t0 + i < T + d.K - 1 ? conv_input(zx, state, d, t0 + i, ch) : 0.0f;
-  const float bias = b[ch];
-#pragma unroll
-  for (int r = 0; r < kConvRun; ++r) {
-    if (t0 + r >= T) break;
-    float acc = bias;
-#pragma unroll
-    for (int k = 0; k < kMaxConvK; ++k)
-      if (k < d.K) acc += wk[k] * in[r + k];
-    out[(t0 + r) * d.conv_dim + ch] = silu_f(acc);
-  }
+  float acc = b[ch];
+  for (int k = 0; k < d.K; ++k) acc += w[k * d.conv_dim + ch] * conv_input(zx, state, d, t + k, ch);
+  out[t * d.conv_dim + ch] = silu_f(acc);
 }
 
 // New state row r = input row T + r; ascending r reads each old row before it is overwritten.
@@ -103,9 +82,7 @@ void mamba_conv_dt_step(const float* zx, int64_t rows, const MambaDims& d, const
 void mamba_conv(const float* zx, int64_t T, const MambaDims& d, float* conv_state, const float* conv_w,
                 const float* conv_b, float* out, cudaStream_t stream) {
   if (T == 0) return;
-  if (d.K > kMaxConvK) throw std::invalid_argument("mamba_conv: conv_kernel above 8 taps");
-  conv_kernel<<<dim3(blocks_for(d.conv_dim, 256), static_cast<unsigned>((T + kConvRun - 1) / kConvRun)), 256, 0,
-                stream>>>(zx, T, d, conv_state, conv_w, conv_b, out);
+  conv_kernel<<<dim3(blocks_for(d.conv_dim, 256), T), 256, 0, stream>>>(zx, T, d, conv_state, conv_w, conv_b, out);
   NAGENT_LAUNCH_CHECK();
   conv_state_kernel<<<blocks_for(d.conv_dim, 256), 256, 0, stream>>>(zx, T, d, conv_state);
   NAGENT_LAUNCH_CHECK();
