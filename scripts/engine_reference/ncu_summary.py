@@ -11,11 +11,17 @@ import sys
 
 
 def short_name(name):
-    name = name.replace("(anonymous namespace)", "anon")
+    """The kernel's own name with its template arguments: `void ns::<unnamed>::k<128>(...)` -> `k<128>`."""
+    name = name.replace("(anonymous namespace)", "anon").replace("<unnamed>", "anon")
     name = re.sub(r"\(.*$", "", name)          # parameter list
-    name = re.sub(r"<.*>", "", name)           # template arguments
     name = name.replace("void ", "").strip()
-    return name.split("::")[-1]
+    depth, cut = 0, 0                          # the last '::' outside template arguments
+    for i, ch in enumerate(name):
+        depth += ch == "<"
+        depth -= ch == ">"
+        if depth == 0 and name.startswith("::", i):
+            cut = i + 2
+    return name[cut:]
 
 
 def main():
