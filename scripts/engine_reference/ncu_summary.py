@@ -17,8 +17,7 @@ def short_name(name):
     name = name.replace("void ", "").strip()
     depth, cut = 0, 0                          # the last '::' outside template arguments
     for i, ch in enumerate(name):
-        depth += ch == "<"
-        depth -= ch == ">"
+        depth = max(0, depth + (ch == "<") - (ch == ">"))  # ncu may cut a name inside "<unnamed>"
         if depth == 0 and name.startswith("::", i):
             cut = i + 2
     return name[cut:]
