@@ -6,9 +6,9 @@
 // One kernel shape (mv_kernel) serves all but the grouped experts (their persistent cp.async
 // ring kernel is described where it is defined): a block of 256 threads takes 8 / WPR output
 // rows, WPR warps per row (WPR = 1, 2 or 4, chosen so the grid holds enough warps to fill the
-// GPU when rows are few). Each lane streams 16-byte chunks of its row (8 bf16) with L1-bypassing loads, four
-// issued before the first is used; consecutive lanes read consecutive chunks, so a warp reads
-// 512 contiguous bytes per load. The fp32 activations are read through the L1 (they are small
+// GPU when rows are few). Each lane streams 16-byte chunks of its row (8 bf16) with L1-bypassing
+// loads, four issued before the first is used; consecutive lanes read consecutive chunks, so a
+// warp reads 512 contiguous bytes per load. The fp32 activations are read through the L1 (they are small
 // and every row of the block reuses them). Partial sums: warp shuffles, then the WPR warps of a
 // row in a fixed order (deterministic).
 //
