@@ -8,9 +8,9 @@
 // rows, WPR warps per row (WPR = 1, 2 or 4, chosen so the grid holds enough warps to fill the
 // GPU when rows are few). Each lane streams 16-byte chunks of its row (8 bf16) with L1-bypassing
 // loads, four issued before the first is used; consecutive lanes read consecutive chunks, so a
-// warp reads 512 contiguous bytes per load. The fp32 activations are read through the L1 (they are small
-// and every row of the block reuses them). Partial sums: warp shuffles, then the WPR warps of a
-// row in a fixed order (deterministic).
+// warp reads 512 contiguous bytes per load. The fp32 activations are read through the L1 (they
+// are small and every row of the block reuses them). Partial sums: warp shuffles, then the WPR
+// warps of a row in a fixed order (deterministic).
 //
 // Programmatic dependent launch (set_pdl(true), NAGENT_CUDA_PDL=1; off by default): the kernels
 // are then launched so that they may start while the kernel before them finishes; each block
