@@ -14,6 +14,14 @@ ModelState zero_host_state(const ModelConfig& c) {
   return s;
 }
 
+ModelState LanguageModel::host_state(const ModelState& s) const {
+  if (!s.device) return s;
+  ModelState h;
+  h.position = s.position;
+  h.layers = s.device.get()->to_host();
+  return h;
+}
+
 void LanguageModel::decode_batch(ModelState* const* states, const int32_t* tokens, int64_t n, float* logits) {
   const int64_t vocab = config().vocab_size;
   for (int64_t i = 0; i < n; ++i) forward(*states[i], tokens + i, 1, logits + i * vocab, false);

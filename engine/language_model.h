@@ -77,8 +77,9 @@ class LanguageModel {
   // *states[i]) and writes their logits, [n, vocab]. The same result as n forward calls; a
   // model overrides it to read its weights once for all n.
   virtual void decode_batch(ModelState* const* states, const int32_t* tokens, int64_t n, float* logits);
-  // The state in host form (a device state is copied out; a host state is returned as is).
-  virtual ModelState host_state(const ModelState& s) const { return s; }
+  // The state in host form (a device state is copied out through DeviceState::to_host; a host
+  // state is returned as is).
+  ModelState host_state(const ModelState& s) const;
   // "cpu, 16 threads", "cuda:0 NVIDIA H200, 62.1 GiB weights".
   virtual std::string device_description() const = 0;
 };

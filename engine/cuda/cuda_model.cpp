@@ -216,14 +216,6 @@ ModelState CudaNemotronH::new_state() const {
   return s;
 }
 
-ModelState CudaNemotronH::host_state(const ModelState& s) const {
-  if (!s.device) return s;
-  ModelState h;
-  h.position = s.position;
-  h.layers = s.device.get()->to_host();
-  return h;
-}
-
 // A host-form state becomes a device state here (uploaded once).
 CudaState& CudaNemotronH::device_state(ModelState& s) {
   if (s.device) {

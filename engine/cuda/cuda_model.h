@@ -87,7 +87,6 @@ class CudaNemotronH : public LanguageModel {
   const ModelConfig& config() const override { return w_.config; }
   ModelState new_state() const override;
   void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) override;
-  ModelState host_state(const ModelState& s) const override;
   std::string device_description() const override;
 
   // The device-level step: tokens and logits in device memory, enqueued on stream() without a

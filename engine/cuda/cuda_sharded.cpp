@@ -143,14 +143,6 @@ ModelState CudaShardedNemotronH::new_state() const {
   return s;
 }
 
-ModelState CudaShardedNemotronH::host_state(const ModelState& s) const {
-  if (!s.device) return s;
-  ModelState h;
-  h.position = s.position;
-  h.layers = s.device.get()->to_host();
-  return h;
-}
-
 // A host-form state (the unsharded layout) is split into the ranks' host forms here; each rank
 // uploads its part at its first step.
 CudaShardedNemotronH::State& CudaShardedNemotronH::sharded_state(ModelState& s) {

@@ -35,7 +35,6 @@ class CudaShardedNemotronH : public LanguageModel {
   ModelState new_state() const override;
   void forward(ModelState& state, const int32_t* tokens, int64_t n, float* logits, bool all_positions) override;
   void decode_batch(ModelState* const* states, const int32_t* tokens, int64_t n, float* logits) override;
-  ModelState host_state(const ModelState& s) const override;
   std::string device_description() const override;
 
  private:
